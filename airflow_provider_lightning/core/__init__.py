@@ -1,0 +1,1 @@
+"""The import engine: pure Python, usable without Airflow (nothing here may import ``airflow``)."""

@@ -1,0 +1,1 @@
+"""Reading a dump: finding its files, parsing schema and data files, cutting data into chunks."""
