@@ -365,7 +365,11 @@ class _ZstdDecoder:
 
 
 class _SnappyDecoder:
-    """Snappy in the framing format (what Lightning, Dumpling and ``snzip`` read and write)."""
+    """Snappy in the framing format (what Lightning, Dumpling and ``snzip`` read and write).
+
+    Unlike gzip and zstd, a framed snappy writer emits nothing at all for empty content, so a 0-byte
+    ``.snappy`` file is a valid, empty stream.
+    """
 
     _HEADER = b"\xff\x06\x00\x00sNaPpY"
 
@@ -388,7 +392,9 @@ class _SnappyDecoder:
         return self._d.decompress(data)
 
     def finished(self) -> bool:
-        return self._header_checked and not self._d.remains
+        if not self._header_checked:
+            return not self._pending
+        return not self._d.remains
 
 
 def _decoder_for(compression: Compression) -> _Decoder:
