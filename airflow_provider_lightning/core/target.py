@@ -125,6 +125,8 @@ class ServerFacts:
 
 def parse_server_version(version: str) -> tuple[ServerFlavor, tuple[int, ...]]:
     """``'10.11.19-MariaDB-0+deb12u1'`` -> (MARIADB, (10, 11, 19)); TiDB reports its own version after ``-TiDB-v``."""
+    if version.startswith("5.5.5-") and "mariadb" in version.lower():
+        version = version[len("5.5.5-") :]  # what MariaDB prefixes for clients that expect MySQL 5
     tidb = re.search(r"-TiDB-v?(\d+(?:\.\d+)*)", version, re.IGNORECASE)
     if tidb:
         return ServerFlavor.TIDB, tuple(int(p) for p in tidb.group(1).split("."))

@@ -26,6 +26,7 @@ def settings(mysql_server):
     ("version", "flavor", "parts"),
     [
         ("10.11.19-MariaDB-0+deb12u1", ServerFlavor.MARIADB, (10, 11, 19)),
+        ("5.5.5-10.11.19-MariaDB", ServerFlavor.MARIADB, (10, 11, 19)),
         ("8.0.36", ServerFlavor.MYSQL, (8, 0, 36)),
         ("8.0.11-TiDB-v7.5.0", ServerFlavor.TIDB, (7, 5, 0)),
         ("5.7.25-TiDB-v6.5.0-serverless", ServerFlavor.TIDB, (6, 5, 0)),
