@@ -42,7 +42,9 @@ def render_value(value: Value) -> bytes:
     if kind is Number:
         return bytes(value)
     if kind is BinaryLiteral:
-        return b"X'" + value.hex().encode() + b"'"
+        # 0x.. keeps the literal's meaning in every context (a number in a numeric column, as in the
+        # dump); X'..' would be a string there. 0x needs at least one digit.
+        return b"0x" + value.hex().encode() if value else b"X''"
     raise TypeError(f"not a parsed value: {value!r}")
 
 

@@ -10,9 +10,11 @@ import enum
 import logging
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pymysql
+from pymysql.constants import FIELD_TYPE
 
 from airflow_provider_lightning.core.errors import TargetError
 
@@ -46,6 +48,7 @@ def connect(
     """
     if binary:
         kwargs.setdefault("init_command", "SET NAMES binary")
+        kwargs.setdefault("conv", _BINARY_CONVERSIONS)
     try:
         return pymysql.connect(
             host=settings.host,
@@ -66,6 +69,18 @@ def connect(
             f"cannot connect to the target database at {settings.address} as '{settings.user}': "
             f"{_mysql_message(exc)}; check [tidb] host, port, user and password (or the Airflow connection)"
         ) from exc
+
+
+def _decimal_from_bytes(value: bytes | str) -> Decimal:
+    return Decimal(value.decode("ascii") if isinstance(value, (bytes, bytearray)) else value)
+
+
+# pymysql's DECIMAL converter cannot take the bytes a use_unicode=False connection returns.
+_BINARY_CONVERSIONS = {
+    **pymysql.converters.conversions,
+    FIELD_TYPE.DECIMAL: _decimal_from_bytes,
+    FIELD_TYPE.NEWDECIMAL: _decimal_from_bytes,
+}
 
 
 def _mysql_message(exc: BaseException) -> str:
@@ -188,7 +203,7 @@ class ColumnInfo:
 
     @property
     def unsigned(self) -> bool:
-        return "unsigned" in self.column_type
+        return "unsigned" in self.column_type.lower()
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -278,7 +293,7 @@ def fetch_table_info(conn, schema: str, table: str) -> TableInfo | None:
                 ColumnInfo(
                     name=_text(name),
                     data_type=_text(data_type).lower(),
-                    column_type=_text(column_type).lower(),
+                    column_type=_text(column_type),  # ENUM/SET members keep their case
                     nullable=_text(nullable) == "YES",
                     numeric_precision=_int_or_none(prec),
                     numeric_scale=_int_or_none(scale),

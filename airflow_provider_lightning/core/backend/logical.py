@@ -1,0 +1,362 @@
+"""The logical backend (Lightning's "tidb" backend): rows go to the target as multi-row SQL statements.
+
+Works on any MySQL-compatible server. Each batch is one transaction that carries, besides the rows, the
+chunk's progress marker and the batch's error-table rows, so a batch is either entirely in the target
+with its bookkeeping or not at all.
+
+Conflict strategies (``[conflict] strategy``) are applied row by row where rows collide, so that every
+row is accounted for:
+- ``error``: the first duplicate key stops the table (recorded once in ``conflict_records``);
+- ``ignore``: a row whose key is taken is skipped and recorded in ``conflict_records``;
+- ``replace``: the target's colliding rows are deleted and recorded in ``conflict_records`` and the
+  new row written (``REPLACE``), and the checksum of the rows taken away is subtracted from what the
+  target is expected to hold.
+Batches are sent with a plain ``INSERT`` first — no collisions is the common case and costs nothing
+extra. A batch that fails on a data error or a duplicate key is split in halves, recursively, inside the
+same transaction (InnoDB undoes only the failed statement), until the rows at fault are isolated; all
+other rows still arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import pymysql
+
+from airflow_provider_lightning.core.backend import (
+    BatchResult,
+    ChunkProgress,
+    EngineRef,
+    EngineState,
+    RowBatch,
+)
+from airflow_provider_lightning.core.backend.progress import ProgressMarkers
+from airflow_provider_lightning.core.checksum import RowChecksum
+from airflow_provider_lightning.core.encode import quote_identifier, render_value
+from airflow_provider_lightning.core.errormanager import ErrorManager, RowError
+from airflow_provider_lightning.core.errors import LightningError, TargetError
+from airflow_provider_lightning.core.mydump.values import Value
+from airflow_provider_lightning.core.target import ConnectionSettings, connect, mysql_message
+
+log = logging.getLogger(__name__)
+
+# Server errors that concern one row's values: the row goes to type_error_v1 (Lightning's classification:
+# in its logical backend every non-duplicate, non-retryable row error is a type error).
+_DUPLICATE_KEY = frozenset({1022, 1062, 1169, 1586})
+_RETRYABLE = frozenset({1053, 1205, 1213, 1927, 2003, 2006, 2013, 2055})
+_SYNTAX = frozenset({1064})
+# Errors that are about the statement or the table, not a row: no point in splitting the batch.
+_FATAL = frozenset({1044, 1045, 1046, 1049, 1054, 1142, 1143, 1146, 1153, 1290, 1792, 1836})
+
+_CONFLICT_STRATEGIES = ("error", "ignore", "replace")
+
+
+class DuplicateKeyError(LightningError):
+    """A row collided on a unique key under ``[conflict] strategy = "error"``."""
+
+
+class RowSyntaxError(LightningError):
+    """The server could not parse a row that the dump's parser accepted."""
+
+
+def _code(exc: BaseException) -> int | None:
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
+        return exc.args[0]
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (pymysql.err.InterfaceError, ConnectionError, TimeoutError)):
+        return True
+    code = _code(exc)
+    return code in _RETRYABLE or (isinstance(exc, pymysql.err.OperationalError) and code is None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceProbe:
+    """What ``replace`` needs to find the target rows a new row will take away.
+
+    ``unique_keys`` are the positions (in the written column list) of each unique key's columns;
+    ``row_hash_sql`` computes a target row's checksum hash, ``row_text_sql`` renders it for
+    ``conflict_records``.
+    """
+
+    unique_keys: tuple[tuple[int, ...], ...]
+    row_hash_sql: str | None
+    row_text_sql: str
+
+
+class LogicalBackend:
+    """Writes through SQL. One instance per import process; writers are per chunk worker (thread)."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        strategy: str = "error",
+        session_sql: Sequence[str] = (),
+        errors: ErrorManager,
+        markers: ProgressMarkers | None,
+        retries: int = 3,
+    ) -> None:
+        if strategy not in _CONFLICT_STRATEGIES:
+            raise ValueError(f"unknown conflict strategy {strategy!r}")
+        self.settings = settings
+        self.strategy = strategy
+        self.session_sql = tuple(session_sql)
+        self.errors = errors
+        self.markers = markers
+        self.retries = retries
+        self._engines: dict[str, EngineState] = {}
+
+    def connect(self):
+        conn = connect(self.settings, binary=True)
+        with conn.cursor() as cur:
+            for sql in self.session_sql:
+                cur.execute(sql)
+        return conn
+
+    # -- engines: the logical backend writes as it goes, so these only track state -------------------
+
+    def open_engine(self, table: str, engine_id: int) -> EngineRef:
+        ref = EngineRef(table, engine_id)
+        self._engines[str(ref.uuid)] = EngineState.OPENED
+        return ref
+
+    def local_writer(
+        self,
+        engine: EngineRef,
+        target: tuple[str, str],
+        columns: Sequence[str],
+        *,
+        probe: ReplaceProbe | None = None,
+        decode_row: Callable[[bytes], list[Value]] | None = None,
+    ) -> LogicalWriter:
+        return LogicalWriter(self, engine.table, target, columns, probe=probe, decode_row=decode_row)
+
+    def flush_engine(self, engine: EngineRef) -> None:
+        pass
+
+    def close_engine(self, engine: EngineRef) -> None:
+        self._engines[str(engine.uuid)] = EngineState.CLOSED
+
+    def import_engine(self, engine: EngineRef) -> None:
+        self._engines[str(engine.uuid)] = EngineState.IMPORTED
+
+    def cleanup_engine(self, engine: EngineRef) -> None:
+        self._engines[str(engine.uuid)] = EngineState.CLEANED
+
+    def engine_state(self, engine: EngineRef) -> EngineState | None:
+        return self._engines.get(str(engine.uuid))
+
+    def close(self) -> None:
+        self._engines.clear()
+
+
+class LogicalWriter:
+    """Writes batches of one table from one worker, over its own connection."""
+
+    def __init__(
+        self,
+        backend: LogicalBackend,
+        table: str,
+        target: tuple[str, str],
+        columns: Sequence[str],
+        *,
+        probe: ReplaceProbe | None,
+        decode_row: Callable[[bytes], list[Value]] | None,
+    ) -> None:
+        self.backend = backend
+        self.table = table
+        self.columns = tuple(columns)
+        self._qualified = f"{quote_identifier(target[0])}.{quote_identifier(target[1])}"
+        column_list = ",".join(quote_identifier(c) for c in self.columns)
+        self._insert_head = f"INSERT INTO {self._qualified} ({column_list}) VALUES ".encode()
+        self._replace_head = f"REPLACE INTO {self._qualified} ({column_list}) VALUES ".encode()
+        self._probe = probe
+        self._decode_row = decode_row
+        self._conn = None
+
+    def _connection(self):
+        if self._conn is None:
+            self._conn = self.backend.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+            self._conn = None
+
+    def write_batch(self, batch: RowBatch, before: ChunkProgress, *, end_pos: int, finished: bool) -> BatchResult:
+        delay = 0.5
+        for attempt in range(self.backend.retries + 1):
+            try:
+                return self._write_once(batch, before, end_pos=end_pos, finished=finished)
+            except Exception as exc:
+                self._rollback_quietly()
+                if not is_retryable(exc) or attempt == self.backend.retries:
+                    if is_retryable(exc):
+                        raise TargetError(
+                            f"table {self.table}: lost the target database while writing rows from "
+                            f"{batch.path} at byte {batch.offsets[0] if batch.offsets else before.pos} "
+                            f"({mysql_message(exc)}) after {attempt + 1} attempts; run the import again "
+                            "to resume from the last committed batch"
+                        ) from exc
+                    raise
+                log.warning(
+                    "table %s: retrying a batch after %s (attempt %d of %d)",
+                    self.table, mysql_message(exc), attempt + 1, self.backend.retries,
+                )
+                self.close()
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _rollback_quietly(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone; it is replaced on retry
+            self.close()
+
+    def _write_once(self, batch: RowBatch, before: ChunkProgress, *, end_pos: int, finished: bool) -> BatchResult:
+        conn = self._connection()
+        outcome = _BatchOutcome()
+        conn.begin()
+        with conn.cursor() as cur:
+            if batch.rows:
+                self._insert(cur, batch, list(range(len(batch.rows))), outcome)
+            errors = self.backend.errors
+            errors.record_type_errors(cur, self.table, batch.path, outcome.type_errors)
+            errors.record_conflicts(cur, self.table, batch.path, outcome.conflicts)
+            written = len(batch.rows) - len(outcome.type_errors) - len(outcome.ignored)
+            added = RowChecksum(written, 0)
+            if batch.hashes is not None:
+                skipped = set(outcome.skipped_indexes)
+                added = RowChecksum(written, sum(h for i, h in enumerate(batch.hashes) if i not in skipped))
+            progress = replace(
+                before,
+                pos=end_pos,
+                checksum=before.checksum + added - outcome.replaced_away,
+                finished=finished,
+            )
+            if self.backend.markers is not None:
+                self.backend.markers.write(cur, self.table, progress)
+        conn.commit()
+        return BatchResult(
+            progress=progress,
+            written=written,
+            type_errors=len(outcome.type_errors),
+            conflicts=len(outcome.conflicts),
+        )
+
+    # -- isolating the rows at fault ------------------------------------------------------------------
+
+    def _insert(self, cur, batch: RowBatch, indexes: list[int], outcome: _BatchOutcome) -> None:
+        try:
+            cur.execute(self._insert_head + b",".join([batch.rows[i] for i in indexes]))
+            return
+        except pymysql.err.MySQLError as exc:
+            code = _code(exc)
+            if is_retryable(exc) or code in _FATAL or code is None:
+                if code in _FATAL:
+                    raise TargetError(f"table {self.table}: the target refused the rows: {mysql_message(exc)}") from exc
+                raise
+            if len(indexes) == 1:
+                self._row_failed(cur, batch, indexes[0], exc, outcome)
+                return
+        middle = len(indexes) // 2
+        self._insert(cur, batch, indexes[:middle], outcome)
+        self._insert(cur, batch, indexes[middle:], outcome)
+
+    def _row_failed(self, cur, batch: RowBatch, index: int, exc: BaseException, outcome: _BatchOutcome) -> None:
+        code = _code(exc)
+        offset = batch.offsets[index]
+        message = mysql_message(exc)
+        row = batch.rows[index]
+        if code in _SYNTAX:
+            raise RowSyntaxError(
+                f"table {self.table}: the target cannot parse the row at {batch.path} byte {offset}: {message}; "
+                "fix the row in the file, then run the import again"
+            )
+        if code not in _DUPLICATE_KEY:
+            outcome.type_errors.append(RowError(offset, message, row))
+            outcome.skipped_indexes.append(index)
+            return
+        strategy = self.backend.strategy
+        if strategy == "error":
+            self._record_fatal_conflict(batch.path, RowError(offset, message, row))
+            raise DuplicateKeyError(
+                f"table {self.table}: {message} (row at {batch.path} byte {offset}); with "
+                "[conflict] strategy = \"error\" a duplicate key stops the table. Remove the duplicate, or set "
+                "strategy to \"replace\" (keep the newest row) or \"ignore\" (keep the existing row)"
+            )
+        if strategy == "ignore":
+            outcome.conflicts.append(RowError(offset, message, row))
+            outcome.ignored.append(index)
+            outcome.skipped_indexes.append(index)
+            return
+        self._replace_row(cur, batch, index, message, outcome)
+
+    def _record_fatal_conflict(self, path: str, error: RowError) -> None:
+        """Record the duplicate that stops the table on a side connection: the batch itself is rolled back."""
+        side = self.backend.connect()
+        try:
+            with side.cursor() as cur:
+                try:
+                    self.backend.errors.record_conflicts(cur, self.table, path, [error])
+                except LightningError:
+                    pass  # over the threshold (0 for "error"): expected, the caller raises the real error
+        finally:
+            side.close()
+
+    def _replace_row(self, cur, batch: RowBatch, index: int, message: str, outcome: _BatchOutcome) -> None:
+        row = batch.rows[index]
+        offset = batch.offsets[index]
+        probe = self._probe
+        if probe is not None and self._decode_row is not None and probe.unique_keys:
+            values = self._decode_row(row)
+            condition = _key_condition(self.columns, values, probe.unique_keys)
+            if condition:
+                select = probe.row_text_sql + (", " + probe.row_hash_sql if probe.row_hash_sql else "")
+                cur.execute(
+                    f"SELECT {select} FROM {self._qualified} WHERE ".encode() + condition + b" FOR UPDATE"
+                )
+                for found in cur.fetchall():
+                    text = found[0] if isinstance(found[0], bytes) else str(found[0]).encode()
+                    outcome.conflicts.append(RowError(offset, f"replaced by the row at byte {offset}: {message}", text))
+                    taken = RowChecksum(1, int(found[1]) if probe.row_hash_sql else 0)
+                    outcome.replaced_away = outcome.replaced_away + taken
+        cur.execute(self._replace_head + row)
+
+
+class _BatchOutcome:
+    __slots__ = ("type_errors", "conflicts", "ignored", "skipped_indexes", "replaced_away")
+
+    def __init__(self) -> None:
+        self.type_errors: list[RowError] = []
+        self.conflicts: list[RowError] = []
+        self.ignored: list[int] = []
+        self.skipped_indexes: list[int] = []
+        self.replaced_away = RowChecksum()
+
+
+def _key_condition(columns: Sequence[str], values: Sequence[Value], keys: tuple[tuple[int, ...], ...]) -> bytes:
+    """``(k1 <=> v1 AND k2 <=> v2) OR (...)`` over the unique keys whose values are all non-NULL."""
+    parts = []
+    for key in keys:
+        if any(i >= len(values) or values[i] is None for i in key):
+            continue  # NULLs never collide in a unique key
+        parts.append(
+            b"("
+            + b" AND ".join(quote_identifier(columns[i]).encode() + b" = " + render_value(values[i]) for i in key)
+            + b")"
+        )
+    return b" OR ".join(parts)

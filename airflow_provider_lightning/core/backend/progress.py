@@ -1,0 +1,131 @@
+"""Progress markers: how far each chunk got, committed in the target with the rows themselves.
+
+A process can die between committing a batch and saving its checkpoint. The logical backend therefore
+writes a small marker row — chunk key, position reached, rows, checksum — into
+``<task-info schema>.import_progress_v1`` **inside the same transaction** as the batch's rows. The marker
+is then exactly as current as the data: on resume, the importer takes for each chunk whichever of the
+marker and the stored checkpoint is further along (the checkpoint can lag the marker, never lead it),
+so no row is sent twice and none is skipped, whatever the table's keys and whichever checkpoint store is
+in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from airflow_provider_lightning.core.backend import ChunkProgress
+from airflow_provider_lightning.core.checksum import RowChecksum
+from airflow_provider_lightning.core.encode import quote_identifier
+
+PROGRESS_TABLE = "import_progress_v1"
+
+_CREATE = """
+    CREATE TABLE IF NOT EXISTS {schema}.import_progress_v1 (
+        task_id      bigint NOT NULL,
+        chunk_hash   binary(32) NOT NULL COMMENT 'sha256 of table name and chunk key',
+        table_name   varchar(261) NOT NULL,
+        chunk_key    varchar(2100) NOT NULL,
+        pos          bigint NOT NULL,
+        rows_done    bigint NOT NULL,
+        checksum_sum decimal(20,0) NOT NULL,
+        columns      mediumtext NULL,
+        statement    varchar(16) NOT NULL,
+        finished     tinyint(1) NOT NULL,
+        update_time  datetime(6) NOT NULL DEFAULT now(6) ON UPDATE now(6),
+        PRIMARY KEY (task_id, chunk_hash),
+        KEY (task_id, table_name)
+    )"""
+
+
+def _chunk_hash(table: str, chunk_key: str) -> bytes:
+    return hashlib.sha256(f"{table}\0{chunk_key}".encode()).digest()
+
+
+class ProgressMarkers:
+    """The markers of one import task in one task-info schema."""
+
+    def __init__(self, schema: str, task_id: int) -> None:
+        self.schema = schema
+        self.task_id = task_id
+        self._table = f"{quote_identifier(schema)}.{PROGRESS_TABLE}"
+        self._upsert = (
+            f"INSERT INTO {self._table} (task_id, chunk_hash, table_name, chunk_key, pos, rows_done, "
+            "checksum_sum, columns, statement, finished) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE pos = VALUES(pos), rows_done = VALUES(rows_done), "
+            "checksum_sum = VALUES(checksum_sum), columns = VALUES(columns), statement = VALUES(statement), "
+            "finished = VALUES(finished)"
+        )
+
+    def create_table(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(self.schema)}")
+            cur.execute(_CREATE.format(schema=quote_identifier(self.schema)))
+
+    def write(self, cur: Any, table: str, progress: ChunkProgress) -> None:
+        """Upsert the marker in the caller's open transaction."""
+        cur.execute(
+            self._upsert,
+            (
+                self.task_id,
+                _chunk_hash(table, progress.chunk_key),
+                table,
+                progress.chunk_key,
+                progress.pos,
+                progress.checksum.rows,
+                progress.checksum.sum,
+                json.dumps(list(progress.columns)) if progress.columns is not None else None,
+                progress.statement,
+                int(progress.finished),
+            ),
+        )
+
+    def read(self, conn: Any, table: str) -> dict[str, ChunkProgress]:
+        """The committed markers of ``table``, by chunk key (empty if the table has none)."""
+        with conn.cursor() as cur:
+            try:
+                cur.execute(
+                    f"SELECT chunk_key, pos, rows_done, checksum_sum, columns, statement, finished "
+                    f"FROM {self._table} WHERE task_id = %s AND table_name = %s",
+                    (self.task_id, table),
+                )
+            except Exception as exc:  # noqa: BLE001 - no schema or table yet means no markers
+                if _is_missing_table(exc):
+                    return {}
+                raise
+            rows = cur.fetchall()
+        markers = {}
+        for chunk_key, pos, rows_done, checksum_sum, columns, statement, finished in rows:
+            key = _text(chunk_key)
+            markers[key] = ChunkProgress(
+                chunk_key=key,
+                pos=int(pos),
+                checksum=RowChecksum(int(rows_done), int(checksum_sum)),
+                columns=tuple(json.loads(_text(columns))) if columns is not None else None,
+                statement=_text(statement),
+                finished=bool(finished),
+            )
+        return markers
+
+    def delete(self, conn: Any, table: str | None = None) -> None:
+        """Forget the markers of ``table`` (or of every table of this task)."""
+        with conn.cursor() as cur:
+            try:
+                if table is None:
+                    cur.execute(f"DELETE FROM {self._table} WHERE task_id = %s", (self.task_id,))
+                else:
+                    cur.execute(
+                        f"DELETE FROM {self._table} WHERE task_id = %s AND table_name = %s", (self.task_id, table)
+                    )
+            except Exception as exc:  # noqa: BLE001
+                if not _is_missing_table(exc):
+                    raise
+
+
+def _is_missing_table(exc: BaseException) -> bool:
+    return bool(getattr(exc, "args", None)) and exc.args[0] in (1049, 1146)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)

@@ -1,0 +1,66 @@
+"""Test-only switches that make an import fail, or its process die, at an exact place.
+
+They let tests reproduce what happens in life — a worker killed between committing a batch and saving the
+checkpoint, a table failing halfway — against the real code path, without patching any function.
+
+Off unless ``LIGHTNING_FAILPOINTS`` names a JSON file, e.g.::
+
+    {"fail-after-batches": {"table": "`db`.`t`", "batches": 3},
+     "kill-after-commit": {"table": "`db`.`t`", "batches": 5}}
+
+``batches`` counts committed batches of that table in the current process. A failpoint fires once: it
+is removed from the file when it fires, so the retry that follows runs normally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+from airflow_provider_lightning.core.errors import LightningError
+
+ENV_VAR = "LIGHTNING_FAILPOINTS"
+
+
+class InjectedFault(LightningError):
+    """Raised by the ``fail-after-batches`` failpoint."""
+
+
+class TableFailpoints:
+    """The failpoints of one table's import in this process (counts committed batches)."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self._path = os.environ.get(ENV_VAR)
+        self._batches = 0
+        self._lock = threading.Lock()
+
+    def batch_committed(self) -> None:
+        """Called right after a batch's COMMIT, before its checkpoint is saved."""
+        if not self._path:
+            return
+        with self._lock:
+            self._batches += 1
+            count = self._batches
+        if self._take("kill-after-commit", count):
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self._take("fail-after-batches", count):
+            raise InjectedFault(f"table {self.table}: failpoint fail-after-batches fired after {count} batches")
+
+    def _take(self, name: str, count: int) -> bool:
+        path = Path(self._path)
+        try:
+            points = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return False
+        point = points.get(name)
+        if not point or point.get("table") != self.table or count < int(point.get("batches", 1)):
+            return False
+        del points[name]
+        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(points))
+        os.replace(tmp, path)
+        return True

@@ -1,0 +1,972 @@
+"""Lightning's seven steps, each a function that a separate process can run.
+
+``prepare`` -> ``restore_schema`` -> ``precheck`` -> ``init_checkpoint`` -> ``import_table`` (per table)
+-> ``post_process`` -> ``clean_checkpoints``. What one step hands to the next is small and JSON
+(:class:`PreparedImport`, table names, :class:`TableResult`), so the Airflow tasks of the TaskGroup and
+the ``lightning`` command run the very same functions; everything else a step needs it reads from the
+configuration, the source and the checkpoint store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_lightning import __version__
+from airflow_provider_lightning.core.backend.logical import LogicalBackend, ReplaceProbe
+from airflow_provider_lightning.core.backend.progress import ProgressMarkers
+from airflow_provider_lightning.core.checkpoints.model import (
+    CheckpointStatus,
+    TableCheckpoint,
+    TaskCheckpoint,
+    describe_status,
+    failed_status,
+    is_error_status,
+    table_key,
+)
+from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
+from airflow_provider_lightning.core.checksum import (
+    RowChecksum,
+    compare_checksums,
+    fetch_target_checksum,
+    rounds_fractional_seconds,
+    row_hash_sql,
+)
+from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
+from airflow_provider_lightning.core.errormanager import ErrorLimits, ErrorManager
+from airflow_provider_lightning.core.errors import (
+    CheckpointError,
+    ChecksumMismatch,
+    LightningError,
+    PrecheckFailed,
+    SourceError,
+    TargetError,
+)
+from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, plan_table, table_fingerprint
+from airflow_provider_lightning.core.importer.progress import ImportProgress
+from airflow_provider_lightning.core.importer.session import ImportSession, decide_session
+from airflow_provider_lightning.core.importer.table import (
+    BatchLimits,
+    CheckpointSaver,
+    ChunkOptions,
+    TableImporter,
+    reconcile_with_markers,
+)
+from airflow_provider_lightning.core.mydump.loader import DataSource, TableSource, discover
+from airflow_provider_lightning.core.mydump.router import SourceType
+from airflow_provider_lightning.core.mydump.schema import ServerInfo, parse_schema_file, rewrite_create
+from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file, open_storage
+from airflow_provider_lightning.core.target import (
+    ColumnInfo,
+    ConnectionSettings,
+    ServerFacts,
+    ServerFlavor,
+    TableInfo,
+    connect,
+    fetch_table_info,
+    mysql_message,
+    read_server_facts,
+)
+
+log = logging.getLogger(__name__)
+
+# Checkpoint progress reaches the store at most this often; the target's markers are exact in between.
+CHECKPOINT_SAVE_INTERVAL = 2.0
+_PACKET_OVERHEAD = 16 * 1024
+LIGHTNING_LOGICAL_BATCH_SIZE = 96 * 1024
+MYSQL_LOGICAL_BATCH_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImport:
+    """What ``prepare`` found out; every later step takes it (the TaskGroup passes it by XCom)."""
+
+    facts: ServerFacts
+    session: ImportSession
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"facts": self.facts.to_json(), "session": self.session.to_json(), "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PreparedImport:
+        return cls(
+            ServerFacts.from_json(data["facts"]),
+            ImportSession.from_json(data["session"]),
+            tuple(data.get("warnings", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TableResult:
+    """What ``import_table`` did to one table."""
+
+    table: str
+    rows: int
+    bytes: int
+    seconds: float
+    status: int
+    type_errors: int = 0
+    conflicts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "status": self.status,
+            "type_errors": self.type_errors,
+            "conflicts": self.conflicts,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableResult:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True, slots=True)
+class PostProcessResult:
+    table: str
+    checksum: str  # "ok", "mismatch", "skipped: <reason>", "off"
+    analyze: str
+    expected: RowChecksum | None = None
+    actual: RowChecksum | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "checksum": self.checksum,
+            "analyze": self.analyze,
+            "expected": self.expected.to_json() if self.expected else None,
+            "actual": self.actual.to_json() if self.actual else None,
+        }
+
+
+def connection_settings(config: Any) -> ConnectionSettings:
+    tidb = config.tidb
+    ssl = None
+    security = tidb.security
+    if tidb.tls in ("cluster", "preferred", "skip-verify") or security.ca_path:
+        ssl = {}
+        if security.ca_path:
+            ssl["ca"] = security.ca_path
+        if security.cert_path:
+            ssl["cert"] = security.cert_path
+        if security.key_path:
+            ssl["key"] = security.key_path
+        if tidb.tls == "skip-verify":
+            ssl["check_hostname"] = False
+    return ConnectionSettings(host=tidb.host, port=tidb.port, user=tidb.user, password=tidb.password, ssl=ssl)
+
+
+class ImportEnv:
+    """One process's view of an import: the config, what ``prepare`` found, the source and the target.
+
+    Built anew in every step (each may run in its own process); the source is listed once per process.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        prepared: PreparedImport | None = None,
+        *,
+        settings: ConnectionSettings | None = None,
+        storage: Storage | None = None,
+    ) -> None:
+        self.config = config
+        self._prepared = prepared
+        self.settings = settings or connection_settings(config)
+        self._storage = storage
+
+    @property
+    def prepared(self) -> PreparedImport:
+        if self._prepared is None:
+            self._prepared = prepare(self.config, settings=self.settings, storage=self._storage)
+        return self._prepared
+
+    @cached_property
+    def storage(self) -> Storage:
+        return self._storage or open_storage(self.config.mydumper.data_source_dir)
+
+    @cached_property
+    def source(self) -> DataSource:
+        m = self.config.mydumper
+        found = discover(
+            self.storage,
+            file_rules=m.files,
+            default_file_rules=m.default_file_rules,
+            filter=m.filter,
+            routes=self.config.routes,
+            case_sensitive=m.case_sensitive,
+        )
+        for warning in found.warnings:
+            log.warning("%s", warning)
+        return found
+
+    def table_source(self, name: str) -> TableSource:
+        for table in self.source.tables:
+            if table_key(table.schema, table.name) == name:
+                return table
+        raise CheckpointError(
+            f"table {name} is not in the data source {self.source.url} (any more): its files were removed or "
+            "the filter or routes changed; run `lightning ctl checkpoint-remove` for it"
+        )
+
+    @property
+    def server(self) -> ServerInfo:
+        return ServerInfo.from_facts(self.prepared.facts)
+
+    def connect(self, *, data: bool = False):
+        """A catalogue connection, or (``data``) a binary one in the import session."""
+        conn = connect(self.settings, binary=data)
+        if data:
+            with conn.cursor() as cur:
+                for sql in self.prepared.session.statements():
+                    cur.execute(sql)
+        return conn
+
+    @property
+    def task_info_schema(self) -> str:
+        return self.config.lightning.task_info_schema_name
+
+    def error_manager(self, task_id: int) -> ErrorManager:
+        conflict = self.config.conflict
+        max_error = self.config.lightning.max_error
+        limits = ErrorLimits(
+            type=max_error.type,
+            conflict=conflict.threshold,
+            # The logical backend finds each row a REPLACE takes away, so it can record them all.
+            max_record_rows=conflict.threshold if str(conflict.strategy) == "replace" else conflict.max_record_rows,
+        )
+        return ErrorManager(self.task_info_schema, task_id, limits)
+
+    def markers(self, task_id: int) -> ProgressMarkers | None:
+        return ProgressMarkers(self.task_info_schema, task_id) if self.task_info_schema else None
+
+    def batch_limits(self) -> BatchLimits:
+        """``logical-import-batch-size`` / ``-rows``, within the server's max_allowed_packet.
+
+        Lightning's 96 KiB default suits TiDB's transaction limits; MySQL and MariaDB load measurably
+        faster with statements of about 1 MiB (mydumper's own statement size), so that is the default
+        for them unless the key is set.
+        """
+        packet = self.prepared.facts.max_allowed_packet
+        wanted = self.config.tikv_importer.logical_import_batch_size
+        if wanted == LIGHTNING_LOGICAL_BATCH_SIZE and self.prepared.facts.flavor is not ServerFlavor.TIDB:
+            wanted = MYSQL_LOGICAL_BATCH_SIZE
+        return BatchLimits(
+            bytes=max(1024, min(wanted, packet - _PACKET_OVERHEAD)),
+            rows=self.config.tikv_importer.logical_import_batch_rows,
+        )
+
+
+# --- 1. prepare ----------------------------------------------------------------------------------------
+
+
+def prepare(
+    config: Any, *, settings: ConnectionSettings | None = None, storage: Storage | None = None
+) -> PreparedImport:
+    """Validate, connect, read the server's facts and decide the import session (Lightning's setGlobalVariables)."""
+    settings = settings or connection_settings(config)
+    if str(config.tikv_importer.backend) != "tidb":
+        raise LightningError(
+            "tikv-importer.backend = \"local\" (the physical backend) needs TiKV and PD; it is not available "
+            "for this target yet. Use backend = \"tidb\" (logical), which works with MySQL, MariaDB and TiDB"
+        )
+    conn = connect(settings)
+    try:
+        facts = read_server_facts(conn)
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@GLOBAL.time_zone")
+            server_zone = cur.fetchone()[0]
+    finally:
+        conn.close()
+    server_zone = server_zone.decode() if isinstance(server_zone, bytes) else str(server_zone)
+    env = ImportEnv(config, settings=settings, storage=storage)
+    header = _first_sql_data_header(env)
+    session, warnings = decide_session(
+        sql_mode=config.tidb.sql_mode,
+        session_vars=dict(config.tidb.session_vars),
+        facts=facts,
+        dump_header=header,
+        server_time_zone=server_zone,
+    )
+    for warning in warnings:
+        log.warning("%s", warning)
+    for key in getattr(config, "ignored_keys", ()):
+        log.info("config key '%s' is accepted for compatibility with Lightning but has no effect here", key)
+    log.info(
+        "target %s is %s %s; max_allowed_packet %d; sql_mode %s; time_zone %s",
+        settings.address, facts.flavor.value, facts.version, facts.max_allowed_packet, session.sql_mode,
+        session.time_zone,
+    )
+    return PreparedImport(facts, session, tuple(warnings))
+
+
+def _first_sql_data_header(env: ImportEnv) -> bytes | None:
+    """The first 4 KiB of the first SQL data file: where dumps say ``SET TIME_ZONE``."""
+    for table in env.source.tables:
+        for file in table.data_files:
+            if file.type == SourceType.SQL:
+                with open_source_file(env.storage, file.path, file.compression, 0) as f:
+                    return f.read(4096)
+    return None
+
+
+# --- 2. restore_schema ---------------------------------------------------------------------------------
+
+
+def restore_schema(env: ImportEnv) -> list[str]:
+    """Create databases, then tables, then views, idempotently; return the statements run."""
+    config = env.config
+    if config.mydumper.no_schema:
+        log.info("mydumper.no-schema is set: using the target's existing tables")
+        return []
+    source = env.source
+    server = env.server
+    charset = config.mydumper.character_set
+
+    def read(path: str, compression: Compression) -> bytes:
+        with open_source_file(env.storage, path, compression) as f:
+            return f.read()
+
+    def database_sql(db) -> list[str]:
+        if db.schema_file is None:
+            return [f"CREATE DATABASE IF NOT EXISTS {quote_identifier(db.name)}"]
+        parsed = parse_schema_file(
+            read(db.schema_file.path, db.schema_file.compression), path=db.schema_file.path, kind="database",
+            charset=charset,
+        )
+        return rewrite_create(parsed, target_schema=db.name, server=server)
+
+    def table_sql(table: TableSource) -> list[str]:
+        if table.schema_file is None:
+            return []
+        parsed = parse_schema_file(
+            read(table.schema_file.path, table.schema_file.compression), path=table.schema_file.path,
+            kind="table", charset=charset,
+        )
+        return rewrite_create(parsed, target_schema=table.schema, target_name=table.name, server=server)
+
+    def view_sql(view) -> list[str]:
+        parsed = parse_schema_file(
+            read(view.schema_file.path, view.schema_file.compression), path=view.schema_file.path, kind="view",
+            charset=charset,
+        )
+        return rewrite_create(
+            parsed,
+            target_schema=view.schema,
+            target_name=view.name,
+            server=server,
+            source_schema=view.schema_file.source_schema,
+        )
+
+    executed: list[str] = []
+
+    def run(statements: Sequence[str], what: str) -> None:
+        if not statements:
+            return
+        # A utf8mb4 session (not the data path's binary one: DDL defaults must be read as text), and no
+        # foreign key checks: tables are created in any order.
+        conn = env.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION foreign_key_checks = 0")
+                for sql in statements:
+                    try:
+                        cur.execute(sql)
+                    except Exception as exc:
+                        raise TargetError(
+                            f"creating {what} failed: {mysql_message(exc)}; statement: {sql[:300]}"
+                        ) from exc
+        finally:
+            conn.close()
+        executed.extend(statements)
+
+    workers = max(2 * config.lightning.region_concurrency, 4)
+    for db in source.databases:
+        run(database_sql(db), f"database `{db.name}`")
+    with ThreadPoolExecutor(workers, thread_name_prefix="schema") as pool:
+        list(pool.map(lambda t: run(table_sql(t), f"table {table_key(t.schema, t.name)}"), source.tables))
+    for view in source.views:  # views may use each other: one at a time, in name order
+        run(view_sql(view), f"view {table_key(view.schema, view.name)}")
+    log.info(
+        "schema restored: %d databases, %d tables, %d views",
+        len(source.databases), len(source.tables), len(source.views),
+    )
+    return executed
+
+
+# --- 3. precheck ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckItem:
+    name: str
+    severity: str  # "critical" | "warning"
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrecheckReport:
+    items: tuple[CheckItem, ...]
+
+    @property
+    def failed(self) -> tuple[CheckItem, ...]:
+        return tuple(i for i in self.items if not i.passed and i.severity == "critical")
+
+    @property
+    def warnings(self) -> tuple[CheckItem, ...]:
+        return tuple(i for i in self.items if not i.passed and i.severity != "critical")
+
+    def render(self) -> str:
+        width = max((len(i.name) for i in self.items), default=10)
+        lines = [f"{'check':<{width}}  result  details"]
+        for item in self.items:
+            result = "pass" if item.passed else ("FAIL" if item.severity == "critical" else "warn")
+            lines.append(f"{item.name:<{width}}  {result:<6}  {item.message}")
+        return "\n".join(lines)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [{"name": i.name, "severity": i.severity, "passed": i.passed, "message": i.message} for i in self.items]
+
+
+def precheck(env: ImportEnv, store: CheckpointStore | None) -> PrecheckReport:
+    """Check what must hold before rows are written; raise :class:`PrecheckFailed` with the whole report."""
+    config = env.config
+    items: list[CheckItem] = []
+    facts = env.prepared.facts
+    items.append(CheckItem("target reachable", "critical", True, f"{env.settings.address}: {facts.flavor.value} {facts.version}"))
+    if not config.lightning.check_requirements:
+        report = PrecheckReport(tuple(items))
+        log.info("prechecks skipped (lightning.check-requirements = false)")
+        return report
+    source = env.source
+    resuming = set(store.table_names()) if store is not None else set()
+    strategy = str(config.conflict.strategy)
+    conn = env.connect()
+    try:
+        missing, non_empty, empty_source = [], [], []
+        for table in source.tables:
+            name = table_key(table.schema, table.name)
+            info = fetch_table_info(conn, table.schema, table.name)
+            if info is None:
+                missing.append(name)
+                continue
+            if name in resuming or not table.data_files:
+                continue
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT 1 FROM {qualified_name(table.schema, table.name)} LIMIT 1")
+                if cur.fetchone() is not None:
+                    non_empty.append(name)
+        for path in source.unmatched:
+            empty_source.append(path)
+    finally:
+        conn.close()
+    items.append(
+        CheckItem(
+            "every data file has a table",
+            "critical",
+            not missing,
+            "all tables exist" if not missing else
+            f"no table in the target and no schema file in the source for {', '.join(missing[:10])}"
+            f"{' …' if len(missing) > 10 else ''}: add the -schema.sql files, or create the tables first",
+        )
+    )
+    if non_empty:
+        severity = "warning" if strategy in ("replace", "ignore") or config.tikv_importer.parallel_import else "critical"
+        what = (
+            "rows will be merged by [conflict] strategy = " + strategy
+            if severity == "warning"
+            else "empty them, or set [conflict] strategy = \"replace\" or \"ignore\" to merge into them"
+        )
+        items.append(
+            CheckItem(
+                "target tables empty", severity, False,
+                f"{', '.join(non_empty[:10])}{' …' if len(non_empty) > 10 else ''} already hold rows; {what}",
+            )
+        )
+    else:
+        items.append(CheckItem("target tables empty", "critical", True, "all target tables are empty (or resuming)"))
+    items.append(
+        CheckItem(
+            "unrecognised files",
+            "warning",
+            not empty_source,
+            "every file matched a rule" if not empty_source else
+            f"{len(empty_source)} files match no rule and are skipped, e.g. {empty_source[0]}",
+        )
+    )
+    report = PrecheckReport(tuple(items))
+    log.info("precheck report:\n%s", report.render())
+    if report.failed:
+        raise PrecheckFailed("prechecks failed:\n" + report.render())
+    return report
+
+
+# --- 4. init_checkpoint ----------------------------------------------------------------------------------
+
+
+def default_checkpoint_file(source_url: str, target: ConnectionSettings) -> Path:
+    """Where the file checkpoint of (source, target) lives when ``[checkpoint] dsn`` is not set."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    digest = hashlib.sha256(f"{source_url}\0{target.host}:{target.port}".encode()).hexdigest()[:16]
+    return base / "airflow-provider-lightning" / "checkpoints" / f"{digest}.json"
+
+
+def init_checkpoint(env: ImportEnv, store: CheckpointStore, *, task_id: int | None = None) -> list[str]:
+    """Create or load the task checkpoint and each table's; return the sorted table names to import.
+
+    A table whose stored fingerprint differs from its current input is refused, never skipped: the
+    message names what changed and the ``lightning ctl`` command that starts it over.
+    """
+    config = env.config
+    current = TaskCheckpoint(
+        task_id=task_id if task_id is not None else time.time_ns() // 1000,
+        source_url=env.storage.url,
+        target_host=env.settings.host,
+        target_port=env.settings.port,
+        backend=str(config.tikv_importer.backend),
+        version=__version__,
+        sorted_kv_dir=config.tikv_importer.sorted_kv_dir,
+    )
+    stored = store.get_task()
+    if stored is None:
+        store.put_task(current)
+        task = current
+    else:
+        _verify_task(stored, current, store)
+        task = stored
+    _prepare_task_info_schema(env, task.task_id)
+    names = []
+    options = plan_options(config)
+    for table in env.source.tables:
+        name = table_key(table.schema, table.name)
+        names.append(name)
+        existing = store.get_table(name)
+        if existing is None:
+            store.put_table(plan_table(table, env.storage, config))
+            continue
+        _verify_table(existing, table, options, store)
+    return sorted(names)
+
+
+def _verify_task(stored: TaskCheckpoint, current: TaskCheckpoint, store: CheckpointStore) -> None:
+    mismatches = []
+    if stored.backend != current.backend:
+        mismatches.append(f"tikv-importer.backend is '{current.backend}', the checkpoint's is '{stored.backend}'")
+    if stored.source_url != current.source_url:
+        mismatches.append(f"the source is {current.source_url}, the checkpoint's is {stored.source_url}")
+    if (stored.target_host, stored.target_port) != (current.target_host, current.target_port):
+        mismatches.append(
+            f"the target is {current.target_host}:{current.target_port}, the checkpoint's is "
+            f"{stored.target_host}:{stored.target_port}"
+        )
+    if mismatches:
+        raise CheckpointError(
+            f"the checkpoints in {store.description} belong to a different import: {'; '.join(mismatches)}. "
+            "Resume with the original configuration, or start over with `lightning ctl checkpoint-remove all` "
+            "(and drop the tables it imported)"
+        )
+
+
+def _verify_table(existing: TableCheckpoint, table: TableSource, options: dict[str, Any], store: CheckpointStore) -> None:
+    name = existing.name
+    if is_error_status(existing.status):
+        raise CheckpointError(
+            f"table {name} failed in an earlier run ({describe_status(existing.status)}). To retry it from where "
+            f"it stopped: `lightning ctl checkpoint-error-ignore '{name}'`; to drop what it imported and start "
+            f"it over: `lightning ctl checkpoint-error-destroy '{name}'`"
+        )
+    fingerprint = table_fingerprint(table, options)
+    if existing.fingerprint and existing.fingerprint != fingerprint:
+        before = {(c.path, c.file_size) for c in existing.chunks}
+        now = {(f.path, f.size) for f in table.data_files}
+        changes = [f"{p} is new or changed" for p, _ in sorted(now - before)]
+        changes += [f"{p} is gone or changed" for p, _ in sorted(before - now) if p not in {q for q, _ in now}]
+        detail = "; ".join(changes[:5]) or "its files or the options that shape the import changed"
+        raise CheckpointError(
+            f"the input of table {name} changed since its checkpoint was made ({detail}), so resuming could "
+            f"skip or repeat rows. To import it anew: `lightning ctl checkpoint-error-destroy '{name}'` (drops the "
+            f"table's imported rows) or `lightning ctl checkpoint-remove '{name}'` (keeps them)"
+        )
+
+
+def _prepare_task_info_schema(env: ImportEnv, task_id: int) -> None:
+    if not env.task_info_schema:
+        log.warning(
+            "lightning.task-info-schema-name is empty: rows that fail are not recorded, and a crash between a "
+            "commit and the next checkpoint save may send a batch twice on resume"
+        )
+        return
+    conn = env.connect()
+    try:
+        env.error_manager(task_id).create_tables(conn)
+        markers = env.markers(task_id)
+        if markers is not None:
+            markers.create_table(conn)
+    finally:
+        conn.close()
+
+
+# --- 5. import_table -----------------------------------------------------------------------------------
+
+
+def import_table(
+    env: ImportEnv,
+    store: CheckpointStore,
+    name: str,
+    *,
+    progress: ImportProgress | None = None,
+    chunk_pool_size: int | None = None,
+) -> TableResult:
+    """Import one table's rows, resuming from its checkpoint; record a failure in it."""
+    started = time.monotonic()
+    progress = progress or ImportProgress()
+    task = store.get_task()
+    if task is None:
+        raise CheckpointError(f"no task checkpoint in {store.description}: run init_checkpoint first")
+    table = env.table_source(name)
+    checkpoint = store.get_table(name)
+    if checkpoint is None:
+        checkpoint = plan_table(table, env.storage, env.config)
+        store.put_table(checkpoint)
+    else:
+        _verify_table(checkpoint, table, plan_options(env.config), store)
+    total_bytes = table.total_size
+    if checkpoint.status >= CheckpointStatus.IMPORTED:
+        log.info("table %s: already imported (%s)", name, describe_status(checkpoint.status))
+        return TableResult(name, checkpoint.rows, total_bytes, 0.0, checkpoint.status)
+
+    conn = env.connect()
+    try:
+        target = fetch_table_info(conn, table.schema, table.name)
+        markers = env.markers(task.task_id)
+        committed = markers.read(conn, name) if markers is not None else {}
+    finally:
+        conn.close()
+    if target is None:
+        raise TargetError(
+            f"table {name} does not exist in the target; add its schema file to the source or create it first"
+        )
+    if target.is_view:
+        raise TargetError(f"{name} is a view in the target; data files cannot be imported into a view")
+    checkpoint = reconcile_with_markers(checkpoint, committed)
+    if checkpoint.checksum_before is None and not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
+        checkpoint = replace(checkpoint, checksum_before=_checksum_before(env, target))
+        store.put_table(checkpoint)
+    done_bytes = sum(_bytes_done(c) for c in checkpoint.chunks)
+    progress.start_table(name, total_bytes, done_bytes, checkpoint.rows)
+    errors = env.error_manager(task.task_id)
+    backend = LogicalBackend(
+        env.settings,
+        strategy=str(env.config.conflict.strategy) or "error",
+        session_sql=env.prepared.session.statements(),
+        errors=errors,
+        markers=markers,
+    )
+    saver = CheckpointSaver(store, name, CHECKPOINT_SAVE_INTERVAL if markers is not None else 0.0)
+    options = ChunkOptions(
+        read_block_size=env.config.mydumper.read_block_size,
+        dialect=csv_dialect(env.config),
+        header_schema_match=env.config.mydumper.csv.header_schema_match,
+        data_character_set=env.config.mydumper.data_character_set,
+        checksum=int(env.config.post_restore.checksum) > 0,
+        limits=env.batch_limits(),
+        round_fractional_seconds=rounds_fractional_seconds(env.prepared.facts, env.prepared.session.sql_mode),
+    )
+    importer = TableImporter(
+        checkpoint=checkpoint,
+        target=target,
+        storage=env.storage,
+        backend=backend,
+        errors=errors,
+        saver=saver,
+        options=options,
+        progress=progress,
+        concurrency=chunk_pool_size or env.config.lightning.region_concurrency,
+        probe_factory=lambda columns: _replace_probe(target, columns),
+    )
+    try:
+        finished = importer.run()
+    except BaseException:
+        store.update_status(name, failed_status(CheckpointStatus.ALL_WRITTEN))
+        raise
+    finally:
+        backend.close()
+    for engine in finished.engines:
+        store.update_status(name, CheckpointStatus.IMPORTED, engine_id=engine.id)
+    store.update_status(name, CheckpointStatus.IMPORTED)
+    progress.finish_table(name)
+    type_errors = conflicts = 0
+    summary = _error_summary(env, errors).get(name, {})
+    type_errors, conflicts = summary.get("type", 0), summary.get("conflict", 0)
+    result = TableResult(
+        name, finished.rows, total_bytes, time.monotonic() - started, CheckpointStatus.IMPORTED,
+        type_errors, conflicts,
+    )
+    log.info("table %s: %d rows imported in %.1fs", name, result.rows, result.seconds)
+    return result
+
+
+def _checksum_before(env: ImportEnv, target: TableInfo) -> RowChecksum:
+    """What the target table holds before the first row arrives (Lightning's checksum for incremental
+    imports): rows ``replace``/``ignore`` merge with are then part of the expected checksum."""
+    conn = env.connect(data=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT 1 FROM {qualified_name(target.schema, target.name)} LIMIT 1")
+            if cur.fetchone() is None:
+                return RowChecksum()
+        if int(env.config.post_restore.checksum) == 0:
+            return RowChecksum(1, 0)  # not empty; no need to know more without a checksum
+        return fetch_target_checksum(conn, target, time_zone=env.prepared.session.time_zone)
+    finally:
+        conn.close()
+
+
+def _bytes_done(chunk) -> int:
+    if chunk.finished:
+        return chunk.file_size if chunk.end_offset < 0 else chunk.end_offset - chunk.offset
+    if chunk.compression != Compression.NONE:
+        return 0
+    return chunk.pos - chunk.offset
+
+
+def _replace_probe(target: TableInfo, columns: Sequence[ColumnInfo]) -> ReplaceProbe | None:
+    names = [c.name.lower() for c in columns]
+    keys = []
+    for key in ((target.primary_key,) if target.primary_key else ()) + target.unique_keys:
+        if all(k.lower() in names for k in key):
+            keys.append(tuple(names.index(k.lower()) for k in key))
+    if not keys:
+        return None
+    row_text = "CONCAT('(', CONCAT_WS(',', " + ", ".join(
+        f"IFNULL(QUOTE({quote_identifier(c.name)}), 'NULL')" for c in columns
+    ) + "), ')')"
+    return ReplaceProbe(unique_keys=tuple(keys), row_hash_sql=row_hash_sql(columns), row_text_sql=row_text)
+
+
+def _error_summary(env: ImportEnv, errors: ErrorManager) -> dict[str, dict[str, int]]:
+    if not errors.enabled:
+        return {}
+    conn = env.connect()
+    try:
+        return errors.summary(conn)
+    finally:
+        conn.close()
+
+
+# --- 6. post_process -----------------------------------------------------------------------------------
+
+
+def post_process(env: ImportEnv, store: CheckpointStore, names: Iterable[str]) -> list[PostProcessResult]:
+    """Checksum and ANALYZE each imported table per ``[post-restore]``; raise on a required mismatch."""
+    results = []
+    failures = []
+    for name in names:
+        try:
+            results.append(post_process_table(env, store, name))
+        except ChecksumMismatch as exc:
+            failures.append(str(exc))
+    if failures:
+        raise ChecksumMismatch("\n".join(failures))
+    return results
+
+
+def post_process_table(env: ImportEnv, store: CheckpointStore, name: str) -> PostProcessResult:
+    config = env.config
+    checkpoint = store.get_table(name)
+    if checkpoint is None:
+        raise CheckpointError(f"table {name} has no checkpoint in {store.description}; import it first")
+    if is_error_status(checkpoint.status):
+        raise CheckpointError(f"table {name} is in an error state ({describe_status(checkpoint.status)})")
+    table = env.table_source(name)
+    checksum_state, expected, actual = "off", None, None
+    level = int(config.post_restore.checksum)
+    if checkpoint.status >= CheckpointStatus.CHECKSUM_SKIPPED:
+        checksum_state = "done earlier"
+    elif level == 0:
+        store.update_status(name, CheckpointStatus.CHECKSUM_SKIPPED)
+    else:
+        checksum_state, expected, actual = _checksum_table(env, store, checkpoint, table, level)
+    analyze_state = "off"
+    analyze_level = int(config.post_restore.analyze)
+    if analyze_level and checkpoint.status < CheckpointStatus.ANALYZED:
+        conn = env.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"ANALYZE TABLE {qualified_name(table.schema, table.name)}")
+                cur.fetchall()
+            analyze_state = "done"
+            store.update_status(name, CheckpointStatus.ANALYZED)
+        except Exception as exc:  # noqa: BLE001 - optional analyze only warns
+            if analyze_level == 2:
+                store.update_status(name, failed_status(CheckpointStatus.ANALYZED))
+                raise TargetError(f"ANALYZE TABLE {name} failed: {mysql_message(exc)}") from exc
+            analyze_state = f"failed: {mysql_message(exc)}"
+            log.warning("table %s: ANALYZE TABLE failed (analyze = optional): %s", name, mysql_message(exc))
+        finally:
+            conn.close()
+    elif analyze_level == 0 and checkpoint.status < CheckpointStatus.ANALYZE_SKIPPED:
+        store.update_status(name, CheckpointStatus.ANALYZE_SKIPPED)
+    return PostProcessResult(name, checksum_state, analyze_state, expected, actual)
+
+
+def _checksum_table(env, store, checkpoint: TableCheckpoint, table: TableSource, level: int):
+    name = checkpoint.name
+    column_sets = {c.columns for c in checkpoint.chunks if c.rows or c.finished}
+    before = checkpoint.checksum_before or RowChecksum()
+    reason = None
+    if len(column_sets) > 1:
+        reason = "the table's files carry different column lists"
+    elif before.rows and column_sets and next(iter(column_sets)) is not None:
+        reason = "the target table held rows before the import and the files carry only some of its columns"
+    conn = env.connect(data=True)
+    try:
+        target = fetch_table_info(conn, table.schema, table.name)
+        if reason is None and target is not None:
+            names = next(iter(column_sets), None)
+            columns = target.insertable_columns if names is None else tuple(target.column(n) for n in names)
+            actual = fetch_target_checksum(
+                conn, target, columns=columns, time_zone=env.prepared.session.time_zone
+            )
+        else:
+            actual = None
+    finally:
+        conn.close()
+    if reason is not None:
+        log.warning("table %s: checksum skipped: %s", name, reason)
+        store.update_status(name, CheckpointStatus.CHECKSUM_SKIPPED)
+        return f"skipped: {reason}", None, None
+    expected = before + checkpoint.checksum
+    mismatch = compare_checksums(name, expected, actual)
+    if mismatch is None:
+        store.update_status(name, CheckpointStatus.CHECKSUMMED)
+        log.info("table %s: checksum ok (%d rows)", name, actual.rows)
+        return "ok", expected, actual
+    if level == 2:
+        store.update_status(name, failed_status(CheckpointStatus.CHECKSUMMED))
+        raise ChecksumMismatch(mismatch)
+    log.warning("%s (checksum = optional: not failing)", mismatch)
+    store.update_status(name, CheckpointStatus.CHECKSUMMED)
+    return "mismatch", expected, actual
+
+
+# --- 7. clean_checkpoints ------------------------------------------------------------------------------
+
+
+def clean_checkpoints(env: ImportEnv, store: CheckpointStore) -> str:
+    """Remove (or keep) the checkpoints of a finished import, per ``keep-after-success``; return what was done."""
+    keep = str(env.config.checkpoint.keep_after_success)
+    task = store.get_task()
+    if keep == "origin":
+        return f"kept the checkpoints in {store.description}"
+    if task is not None and env.task_info_schema:
+        conn = env.connect()
+        try:
+            markers = env.markers(task.task_id)
+            if markers is not None:
+                markers.delete(conn)
+        finally:
+            conn.close()
+    if keep == "rename" and hasattr(store, "archive"):
+        where = store.archive(task.task_id if task else 0)
+        return f"moved the checkpoints to {where}"
+    store.remove_all()
+    return f"removed the checkpoints from {store.description}"
+
+
+# --- everything ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    tables: tuple[TableResult, ...]
+    post: tuple[PostProcessResult, ...]
+    errors: dict[str, dict[str, int]] = field(default_factory=dict)
+    error_queries: tuple[str, ...] = ()
+    precheck: PrecheckReport | None = None
+    cleaned: str = ""
+
+
+def run_import(
+    config: Any,
+    store: CheckpointStore,
+    *,
+    progress: ImportProgress | None = None,
+    settings: ConnectionSettings | None = None,
+    storage: Storage | None = None,
+) -> ImportSummary:
+    """All seven steps in one process, tables ``table-concurrency`` at a time."""
+    progress = progress or ImportProgress()
+    prepared = prepare(config, settings=settings, storage=storage)
+    env = ImportEnv(config, prepared, settings=settings, storage=storage)
+    restore_schema(env)
+    report = precheck(env, store)
+    names = init_checkpoint(env, store)
+    table_workers = max(1, config.lightning.table_concurrency)
+    results: dict[str, TableResult] = {}
+    failures: list[tuple[str, BaseException]] = []
+    with ThreadPoolExecutor(table_workers, thread_name_prefix="table") as pool:
+        futures = {pool.submit(import_table, env, store, name, progress=progress): name for name in names}
+        for future, name in futures.items():
+            try:
+                results[name] = future.result()
+            except LightningError as exc:
+                failures.append((name, exc))
+            except Exception as exc:  # noqa: BLE001 - reported with the table's name below
+                failures.append((name, exc))
+    if failures:
+        if len(failures) == 1:
+            raise failures[0][1]
+        raise LightningError(
+            f"{len(failures)} tables failed:\n" + "\n".join(f"- {name}: {exc}" for name, exc in failures)
+        )
+    post = post_process(env, store, names)
+    task = store.get_task()
+    errors = env.error_manager(task.task_id if task else 0)
+    error_counts = _error_summary(env, errors)
+    queries = tuple(
+        errors.query_hint(kind, table) for table, kinds in sorted(error_counts.items()) for kind in sorted(kinds)
+    )
+    cleaned = clean_checkpoints(env, store) if config.checkpoint.enable else ""
+    return ImportSummary(
+        tables=tuple(results[n] for n in names),
+        post=tuple(post),
+        errors=error_counts,
+        error_queries=queries,
+        precheck=report,
+        cleaned=cleaned,
+    )
+
+
+__all__ = [
+    "ImportEnv",
+    "ImportSummary",
+    "PostProcessResult",
+    "PrecheckReport",
+    "PreparedImport",
+    "TableResult",
+    "clean_checkpoints",
+    "default_checkpoint_file",
+    "import_table",
+    "init_checkpoint",
+    "post_process",
+    "precheck",
+    "prepare",
+    "restore_schema",
+    "run_import",
+    "SourceError",
+    "replace",
+]

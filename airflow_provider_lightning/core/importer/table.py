@@ -1,0 +1,477 @@
+"""Importing one table: its chunks, concurrently, each resuming from its checkpoint.
+
+A chunk streams rows from its file position, re-batches them into the backend's writer, and after each
+committed batch records where it stands. Progress reaches the checkpoint store at a bounded rate: the
+logical backend's marker in the target (committed with the rows) is what makes a resume exact, so the
+store may lag behind it; on resume the two are reconciled (the further one wins).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+from airflow_provider_lightning.core.backend import ChunkProgress, RowBatch
+from airflow_provider_lightning.core.backend.logical import LogicalBackend, ReplaceProbe
+from airflow_provider_lightning.core.backend.progress import ProgressMarkers
+from airflow_provider_lightning.core.checkpoints.model import (
+    WHOLE_FILE,
+    ChunkCheckpoint,
+    TableCheckpoint,
+)
+from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
+from airflow_provider_lightning.core.checksum import RowChecksum, RowHasher
+from airflow_provider_lightning.core.encode import render_row
+from airflow_provider_lightning.core.errormanager import ErrorManager
+from airflow_provider_lightning.core.errors import ParseError, SourceError, TargetError
+from airflow_provider_lightning.core.failpoints import TableFailpoints
+from airflow_provider_lightning.core.importer.progress import ImportProgress
+from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser
+from airflow_provider_lightning.core.mydump.router import SourceType
+from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, decode_row
+from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file
+from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """How large one INSERT may grow: ``logical-import-batch-size`` / ``-rows``, within max_allowed_packet."""
+
+    bytes: int
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkOptions:
+    read_block_size: int
+    dialect: CsvDialect
+    header_schema_match: bool
+    data_character_set: str
+    checksum: bool
+    limits: BatchLimits
+    round_fractional_seconds: bool = False
+
+
+class CheckpointSaver:
+    """Collects chunk progress and writes it to the store at most every ``interval`` seconds."""
+
+    def __init__(self, store: CheckpointStore, table: str, interval: float) -> None:
+        self._store = store
+        self._table = table
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[int, str], ChunkCheckpoint] = {}
+        self._last = time.monotonic()
+
+    def update(self, engine_id: int, chunk: ChunkCheckpoint, *, force: bool = False) -> None:
+        with self._lock:
+            self._pending[(engine_id, chunk.key)] = chunk
+            due = force or time.monotonic() - self._last >= self._interval
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._last = time.monotonic()
+        by_engine: dict[int, list[ChunkCheckpoint]] = {}
+        for (engine_id, _), chunk in pending.items():
+            by_engine.setdefault(engine_id, []).append(chunk)
+        for engine_id, chunks in by_engine.items():
+            self._store.update_chunks(self._table, engine_id, chunks)
+
+
+def reconcile_with_markers(checkpoint: TableCheckpoint, markers: dict[str, ChunkProgress]) -> TableCheckpoint:
+    """Adopt, for each chunk, the target's committed marker where it is further than the stored checkpoint."""
+    if not markers:
+        return checkpoint
+    for engine in checkpoint.engines:
+        for chunk in engine.chunks:
+            marker = markers.get(chunk.key)
+            if marker is None:
+                continue
+            if marker.pos > chunk.pos or (marker.finished and not chunk.finished):
+                adopted = replace(
+                    chunk,
+                    pos=marker.pos,
+                    rows=marker.checksum.rows,
+                    checksum=marker.checksum,
+                    columns=marker.columns,
+                    statement=marker.statement,
+                    finished=marker.finished,
+                )
+                checkpoint = checkpoint.with_chunk(engine.id, adopted)
+    return checkpoint
+
+
+class TableImporter:
+    """Runs the chunks of one table through a backend."""
+
+    def __init__(
+        self,
+        *,
+        checkpoint: TableCheckpoint,
+        target: TableInfo,
+        storage: Storage,
+        backend: LogicalBackend,
+        errors: ErrorManager,
+        saver: CheckpointSaver,
+        options: ChunkOptions,
+        progress: ImportProgress,
+        concurrency: int,
+        probe_factory: Callable[[Sequence[ColumnInfo]], ReplaceProbe | None] | None = None,
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.target = target
+        self.storage = storage
+        self.backend = backend
+        self.errors = errors
+        self.saver = saver
+        self.options = options
+        self.progress = progress
+        self.concurrency = max(1, concurrency)
+        self.failpoints = TableFailpoints(checkpoint.name)
+        self._probe_factory = probe_factory
+        self._lock = threading.Lock()
+
+    def run(self) -> TableCheckpoint:
+        """Import every unfinished chunk; return the table checkpoint with all chunks finished."""
+        todo = [(e.id, c) for e in self.checkpoint.engines for c in e.chunks if not c.finished]
+        results: dict[str, ChunkCheckpoint] = {}
+        if todo:
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="chunk") as pool:
+                futures = {pool.submit(self._run_chunk, engine_id, chunk): chunk.key for engine_id, chunk in todo}
+                done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+                for f in not_done:
+                    f.cancel()
+                try:
+                    for f in done:
+                        results[futures[f]] = f.result()
+                finally:
+                    self.saver.flush()
+        checkpoint = self.checkpoint
+        for engine in checkpoint.engines:
+            for chunk in engine.chunks:
+                if chunk.key in results:
+                    checkpoint = checkpoint.with_chunk(engine.id, results[chunk.key])
+        self.checkpoint = checkpoint
+        return checkpoint
+
+    # -- one chunk -----------------------------------------------------------------------------------
+
+    def _run_chunk(self, engine_id: int, chunk: ChunkCheckpoint) -> ChunkCheckpoint:
+        runner = _ChunkRun(self, engine_id, chunk)
+        try:
+            return runner.run()
+        except ParseError as exc:
+            conn = self.backend.connect()
+            try:
+                self.errors.record_syntax_error(
+                    conn, self.checkpoint.name, chunk.path, exc.offset or 0, exc.reason, exc.excerpt
+                )
+            finally:
+                conn.close()
+            raise
+        finally:
+            runner.close()
+
+    def columns_for(self, names: Sequence[str] | None, path: str) -> tuple[ColumnInfo, ...]:
+        """The target columns a file's rows carry: its column list, or every insertable column in order."""
+        if names is None:
+            return self.target.insertable_columns
+        columns = []
+        for name in names:
+            column = self.target.column(name)
+            if column is None:
+                raise SourceError(
+                    path,
+                    f"column '{name}' is not a column of the target table "
+                    f"`{self.target.schema}`.`{self.target.name}`; fix the file's column list or header, or "
+                    "the table's schema",
+                )
+            if column.generated:
+                raise SourceError(
+                    path,
+                    f"column '{name}' of `{self.target.schema}`.`{self.target.name}` is generated and cannot "
+                    "be written; leave it out of the file",
+                )
+            columns.append(column)
+        return tuple(columns)
+
+
+class _ChunkRun:
+    """The state of one chunk while it is being imported."""
+
+    def __init__(self, table: TableImporter, engine_id: int, chunk: ChunkCheckpoint) -> None:
+        self.table = table
+        self.engine_id = engine_id
+        self.chunk = chunk
+        self.options = table.options
+        self._writers: dict[tuple[str, ...] | None, Any] = {}
+        self._hashers: dict[tuple[str, ...] | None, RowHasher] = {}
+        self._writer: Any = None
+        self.columns: tuple[ColumnInfo, ...] = ()
+        self.progress = ChunkProgress(
+            chunk_key=chunk.key,
+            pos=chunk.pos,
+            checksum=chunk.checksum,
+            columns=chunk.columns,
+            statement=chunk.statement,
+            finished=False,
+        )
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    def run(self) -> ChunkCheckpoint:
+        chunk = self.chunk
+        end = None if chunk.end_offset == WHOLE_FILE else chunk.end_offset
+        if end is not None and chunk.pos >= end:
+            return self._finish(chunk.pos)
+        # Parsing the next batch overlaps with the server executing the previous one.
+        self._sender = _Sender(self._commit, name=f"send-{chunk.path}")
+        try:
+            with open_source_file(
+                self.table.storage,
+                chunk.path,
+                Compression(chunk.compression),
+                chunk.pos,
+                block_size=self.options.read_block_size,
+            ) as stream:
+                if chunk.type == SourceType.SQL:
+                    self._run_sql(stream, end)
+                elif chunk.type == SourceType.CSV:
+                    self._run_csv(stream, end)
+                else:
+                    raise SourceError(
+                        chunk.path, f"data files of type {SourceType(chunk.type).name} are not supported yet"
+                    )
+        finally:
+            # Batches parsed before a failure are still committed: they are good rows.
+            self._sender.close()
+        return self.chunk
+
+    # -- formats -------------------------------------------------------------------------------------
+
+    def _run_sql(self, stream: Any, end: int | None) -> None:
+        chunk = self.chunk
+        parser = SqlParser(
+            stream,
+            path=chunk.path,
+            start_offset=chunk.pos,
+            end_offset=end,
+            columns=list(chunk.columns) if chunk.columns is not None else None,
+            statement=chunk.statement,
+            block_size=self.options.read_block_size,
+        )
+        limits = self.options.limits
+        last_end = chunk.pos
+        # The column list and statement kind the current batch was started under: a resume at a batch's
+        # end continues inside that statement, so they are saved with its progress.
+        columns = chunk.columns
+        statement = chunk.statement
+        hasher = self._use_columns(columns)
+        batch = self._new_batch()
+        for raw, row_end in parser.iter_raw_rows():
+            now = tuple(parser.columns) if parser.columns is not None else None
+            if now != columns:
+                batch = self._flush(batch, last_end, columns=columns, statement=statement)
+                columns = now
+                hasher = self._use_columns(columns)
+            statement = parser.statement
+            row_hash = None
+            if hasher is not None:
+                values = decode_row(raw, path=chunk.path, offset=last_end)
+                row_hash = hasher.hash_row(values) if len(values) == len(self.columns) else 0
+            batch.add(raw, last_end, row_hash)
+            last_end = row_end
+            if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
+                batch = self._flush(batch, row_end, columns=columns, statement=statement)
+        self._flush(batch, last_end, columns=columns, statement=statement, finished=True)
+
+    def _run_csv(self, stream: Any, end: int | None) -> None:
+        chunk = self.chunk
+        dialect = self.options.dialect
+        read_header = dialect.header and chunk.pos == 0 and chunk.columns is None
+        parser = CsvParser(
+            stream,
+            dialect,
+            path=chunk.path,
+            start_offset=chunk.pos,
+            end_offset=end,
+            read_header=read_header,
+            block_size=self.options.read_block_size,
+        )
+        names: list[str] | None = list(chunk.columns) if chunk.columns is not None else None
+        if read_header:
+            header = parser.read_header()
+            names = header if header is not None else None
+        file_columns = names if self.options.header_schema_match else None
+        saved = tuple(names) if names is not None else None  # a resume past the header needs its names
+        hasher = self._use_columns(file_columns)
+        convert = _charset_converter(self.options.data_character_set)
+        batch = self._new_batch()
+        limits = self.options.limits
+        last_end = parser.data_start if read_header else chunk.pos
+        for values, row_end in parser.iter_rows():
+            if convert is not None:
+                values = [convert(v) if v is not None else None for v in values]
+            row_hash = None
+            if hasher is not None:
+                row_hash = hasher.hash_row(values) if len(values) == len(self.columns) else 0
+            batch.add(render_row(values), last_end, row_hash)
+            last_end = row_end
+            if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
+                batch = self._flush(batch, row_end, columns=saved, statement="INSERT")
+        self._flush(batch, last_end, columns=saved, statement="INSERT", finished=True)
+
+    # -- batches -------------------------------------------------------------------------------------
+
+    def _new_batch(self) -> RowBatch:
+        return RowBatch(path=self.chunk.path, hashes=[] if self.options.checksum else None)
+
+    def _use_columns(self, names: Sequence[str] | None) -> RowHasher | None:
+        """Write the following rows to these columns (None: all insertable columns, in table order)."""
+        key = tuple(names) if names is not None else None
+        self.columns = self.table.columns_for(names, self.chunk.path)
+        if key not in self._writers:
+            probe = self.table._probe_factory(self.columns) if self.table._probe_factory else None
+            engine = self.table.backend.open_engine(self.table.checkpoint.name, self.engine_id)
+            self._writers[key] = self.table.backend.local_writer(
+                engine,
+                (self.table.target.schema, self.table.target.name),
+                [c.name for c in self.columns],
+                probe=probe,
+                decode_row=decode_row,
+            )
+            if self.options.checksum:
+                self._hashers[key] = RowHasher(
+                    self.columns, round_fractional_seconds=self.options.round_fractional_seconds
+                )
+        self._writer = self._writers[key]
+        return self._hashers.get(key)
+
+    def _flush(
+        self,
+        batch: RowBatch,
+        end_pos: int,
+        *,
+        columns: tuple[str, ...] | None,
+        statement: str,
+        finished: bool = False,
+    ) -> RowBatch:
+        """Hand the batch (with the chunk's progress at ``end_pos``) to the sender; start a new one."""
+        if not batch.rows and not finished:
+            return batch
+        self._sender.submit(_Job(batch, self._writer, end_pos, columns, statement, finished))
+        return self._new_batch()
+
+    def _commit(self, job: _Job) -> None:
+        """On the sender's thread: write and commit one batch, then record where the chunk stands."""
+        before = replace(self.progress, columns=job.columns, statement=job.statement)
+        result = job.writer.write_batch(job.batch, before, end_pos=job.end_pos, finished=job.finished)
+        self.table.failpoints.batch_committed()
+        advanced = job.end_pos - self.progress.pos
+        self.progress = result.progress
+        self.chunk = replace(
+            self.chunk,
+            pos=result.progress.pos,
+            rows=result.progress.checksum.rows,
+            checksum=result.progress.checksum,
+            columns=result.progress.columns,
+            statement=result.progress.statement,
+            finished=result.progress.finished,
+        )
+        self.table.saver.update(self.engine_id, self.chunk, force=job.finished)
+        self.table.progress.advance(self.table.checkpoint.name, advanced, result.written)
+
+    def _finish(self, pos: int) -> ChunkCheckpoint:
+        self.chunk = replace(self.chunk, finished=True)
+        self.table.saver.update(self.engine_id, self.chunk, force=True)
+        return self.chunk
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    batch: RowBatch
+    writer: Any
+    end_pos: int
+    columns: tuple[str, ...] | None
+    statement: str
+    finished: bool
+
+
+class _Sender:
+    """Commits a chunk's batches in order, on a thread of its own, one batch behind the parser."""
+
+    def __init__(self, commit: Callable[[_Job], None], *, name: str, depth: int = 1) -> None:
+        self._commit = commit
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name=name[:60], daemon=True)
+        self._thread.start()
+
+    def submit(self, job: _Job) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(job, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Wait until every submitted batch is committed; raise the sender's error, if any."""
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if self._error is not None:
+                continue  # drain: after a failure nothing more is written
+            try:
+                self._commit(job)
+            except BaseException as exc:  # noqa: BLE001 - handed to the parsing thread
+                self._error = exc
+
+
+def _charset_converter(charset: str) -> Callable[[bytes], bytes] | None:
+    """Lightning's ``data-character-set``: CSV bytes in that charset are converted to UTF-8."""
+    codec = {
+        "binary": None,
+        "utf8mb4": None,
+        "utf8": None,
+        "gb18030": "gb18030",
+        "gbk": "gbk",
+        "latin1": "cp1252",  # MySQL's latin1 is Windows-1252
+        "ascii": "ascii",
+    }.get(charset.lower())
+    if codec is None:
+        return None
+
+    def convert(value: bytes) -> bytes:
+        return type(value)(value.decode(codec, errors="replace").encode("utf-8"))
+
+    return convert
+

@@ -1,0 +1,1004 @@
+"""The row checksum: the source side (Python, over parsed values) and the target side (one SQL query)
+agree for every column type, and disagree when the rows differ.
+
+Rows reach the real MariaDB the way an import sends them: SQL literals as a dump writes them (unquoted
+numbers, quoted strings, 0x.. literals), over a ``SET NAMES binary`` session in time zone +00:00. The
+session is non-strict, so values the server clamps or zeroes are stored too and their normalisation is
+checked as well (a strict session rejects those rows instead; it stores every other value the same way).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections import Counter
+from collections.abc import Sequence
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_lightning.core.checksum import (
+    RowChecksum,
+    RowHasher,
+    canonical_value_sql,
+    compare_checksums,
+    double_text,
+    fetch_target_checksum,
+    parse_members,
+    rounds_fractional_seconds,
+    row_hash_sql,
+    target_checksum_sql,
+)
+from airflow_provider_lightning.core.errors import TargetError
+from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
+from airflow_provider_lightning.core.target import (
+    ColumnInfo,
+    ConnectionSettings,
+    ServerFacts,
+    ServerFlavor,
+    TableInfo,
+    connect,
+    fetch_table_info,
+)
+
+EXAMPLES = settings(max_examples=60, deadline=None)
+
+
+# --- the target: a real table, filled as an import fills it ------------------------------------------------
+
+
+def sql_literal(value: Value) -> bytes:
+    """A value as a dump carries it: NULL, a number as written, 0x.., or a quoted string."""
+    if value is None:
+        return b"NULL"
+    if type(value) is Number:
+        return bytes(value)
+    if type(value) is BinaryLiteral:
+        return b"0x" + value.hex().encode() if value else b"X''"
+    return b"'" + value.replace(b"\\", b"\\\\").replace(b"'", b"\\'") + b"'"
+
+
+class Target:
+    """One table on the test server and the session that fills it."""
+
+    def __init__(self, conn, database: str) -> None:
+        self.conn = conn
+        self.database = database
+        self.name = "t"
+
+    def create(self, columns_sql: str, *, name: str = "t") -> TableInfo:
+        self.name = name
+        with self.conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{name.replace('`', '``')}` ({columns_sql}) DEFAULT CHARSET=utf8mb4")
+        return self.info
+
+    @property
+    def info(self) -> TableInfo:
+        return fetch_table_info(self.conn, self.database, self.name)
+
+    def load(
+        self, rows: Sequence[Sequence[Value]], *, columns: Sequence[str] | None = None, sql_mode: str = ""
+    ) -> None:
+        """Replace the table's rows with ``rows`` (one multi-row INSERT, as a dump has it)."""
+        column_list = b""
+        if columns is not None:
+            column_list = b"(" + b",".join(b"`" + c.encode() + b"`" for c in columns) + b")"
+        with self.conn.cursor() as cur:
+            cur.execute("SET SESSION sql_mode = %s", (sql_mode,))
+            cur.execute("SET SESSION time_zone = '+00:00'")
+            cur.execute(f"DELETE FROM `{self.name.replace('`', '``')}`")
+            if rows:
+                cur.execute(
+                    b"INSERT INTO `"
+                    + self.name.replace("`", "``").encode()
+                    + b"` "
+                    + column_list
+                    + b" VALUES "
+                    + b",".join(b"(" + b",".join(sql_literal(v) for v in row) + b")" for row in rows)
+                )
+
+    def canonical_rows(self, columns: Sequence[ColumnInfo]) -> list[tuple[bytes | None, ...]]:
+        select = ", ".join(canonical_value_sql(c) for c in columns) or "1"
+        with self.conn.cursor() as cur:
+            cur.execute("SET SESSION time_zone = '+00:00'")
+            cur.execute(f"SELECT {select} FROM `{self.name.replace('`', '``')}`")
+            return [tuple(None if v is None else bytes(v) for v in row) for row in cur.fetchall()]
+
+
+@pytest.fixture
+def target(mysql_server, fresh_database):
+    conn = mysql_server.connect(fresh_database, init_command="SET NAMES binary")
+    try:
+        yield Target(conn, fresh_database)
+    finally:
+        conn.close()
+
+
+def assert_checksums_agree(
+    target: Target,
+    rows: Sequence[Sequence[Value]],
+    *,
+    columns: Sequence[ColumnInfo] | None = None,
+    round_fractional_seconds: bool = False,
+) -> None:
+    """The source checksum of ``rows`` equals the target's; if not, say which values differ."""
+    info = target.info
+    columns = list(info.columns if columns is None else columns)
+    hasher = RowHasher(columns, round_fractional_seconds=round_fractional_seconds)
+    expected = hasher.add_rows(rows)
+    actual = fetch_target_checksum(target.conn, info, columns=columns)
+    if expected == actual:
+        return
+    source = Counter(tuple(hasher.canonical_row(row)) for row in rows)
+    stored = Counter(target.canonical_rows(columns))
+    origins = {tuple(hasher.canonical_row(row)): row for row in rows}
+    only_source = [(origins[r], r) for r in source - stored]
+    pytest.fail(
+        f"{[c.column_type for c in columns]}: source {expected} != target {actual}\n"
+        f"  from the source only (source row, canonical): {only_source}\n"
+        f"  in the target only: {list(stored - source)}"
+    )
+
+
+def load_and_compare(target: Target, rows, **kwargs) -> None:
+    target.load(rows, sql_mode=kwargs.pop("sql_mode", ""))
+    assert_checksums_agree(target, rows, **kwargs)
+
+
+# --- value strategies: numbers and text as dumps and CSV files write them -----------------------------------
+
+
+@st.composite
+def numeric_values(draw, number=None) -> Value:
+    """A number written as a dump or a CSV file may write it."""
+    if number is None:
+        number = draw(
+            st.one_of(
+                st.integers(-(2**70), 2**70),
+                st.integers(-300, 300),
+                st.decimals(
+                    allow_nan=False,
+                    allow_infinity=False,
+                    places=draw(st.integers(0, 6)),
+                    min_value=-(10**14),
+                    max_value=10**14,
+                ),
+                st.sampled_from(
+                    [
+                        Decimal("0.5"),
+                        Decimal("-0.5"),
+                        Decimal("2.5"),
+                        Decimal("-2.5"),
+                        Decimal("127.5"),
+                        Decimal("-128.5"),
+                        Decimal("255.5"),
+                        Decimal("0"),
+                    ]
+                ),
+            )
+        )
+    number = Decimal(number)
+    fixed = format(number, "f")
+    form = draw(
+        st.sampled_from(
+            [
+                "number",
+                "string",
+                "padded",
+                "plus",
+                "double",
+                "double-string",
+                "exponent-string",
+                "hex",
+                "junk",
+            ]
+        )
+    )
+    if form == "number":
+        return Number(fixed.encode())
+    if form == "string":
+        return fixed.encode()
+    if form == "padded":
+        sign = "-" if fixed.startswith("-") else ""
+        return f" {sign}00{fixed.lstrip('-')}".encode()
+    if form == "plus":
+        return ("+" + fixed if not fixed.startswith("-") else fixed).encode()
+    if form == "double":
+        return Number((fixed + "e0").encode())
+    if form == "double-string":
+        return repr(float(number)).encode()
+    if form == "exponent-string":
+        return format(number, "e").encode()
+    if form == "hex" and number >= 0 and number == number.to_integral_value() and number < 2**64:
+        return BinaryLiteral(int(number).to_bytes(8, "big").lstrip(b"\0") or b"\0")
+    return draw(
+        st.sampled_from(
+            [
+                b"",
+                b"abc",
+                fixed.encode() + b"abc",
+                b"-",
+                b".",
+                b"1e",
+                b"  ",
+                fixed.encode() + b" ",
+                BinaryLiteral(b"\0" * 9),
+                BinaryLiteral(b"\1" + b"\0" * 8),
+            ]
+        )
+    )
+
+
+def float_literals(number: float) -> st.SearchStrategy[Value]:
+    """A double as a dump (the server's text or Python's), a decimal literal or a CSV string carries it."""
+    forms: list[Value] = [
+        Number(repr(number).encode()),
+        repr(number).encode(),
+        Number(double_text(number)) if abs(number) < 1e30 else Number(repr(number).encode()),
+    ]
+    server_text = repr(number).replace("e+", "e").encode()
+    forms.append(server_text)
+    if 1e-20 < abs(number) < 1e20:
+        forms.append(Number(format(Decimal(repr(number)), "f").encode()))
+    return st.sampled_from(forms)
+
+
+# --- integers, YEAR -----------------------------------------------------------------------------------------
+
+
+INTEGER_COLUMNS = (
+    "a TINYINT, b TINYINT UNSIGNED, c SMALLINT, d MEDIUMINT UNSIGNED, e INT, f INT UNSIGNED, "
+    "g BIGINT, h BIGINT UNSIGNED, y YEAR"
+)
+
+
+def test_integers_in_every_form_agree_with_the_server(target):
+    target.create(INTEGER_COLUMNS)
+
+    @EXAMPLES
+    @given(st.lists(st.lists(st.one_of(st.none(), numeric_values()), min_size=9, max_size=9), max_size=15))
+    def check(rows):
+        load_and_compare(target, rows)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("source", "stored"),
+    [
+        (b"2.5", b"3"),
+        (b"-2.5", b"-3"),
+        (Number(b"2.5"), b"3"),
+        (Number(b"-2.5"), b"-3"),
+        (b"007", b"7"),
+        (b"+5", b"5"),
+        (b"1e3", b"1000"),
+        (b"0.5", b"1"),
+        (b"4.5e-1", b"0"),
+        (Number(b"2.5e0"), b"2"),
+        (Number(b"3.5e0"), b"4"),
+        (Number(b"-2.5e0"), b"-2"),
+        (BinaryLiteral(b"A"), b"65"),
+        (b"99999999999", b"2147483647"),
+        (b"12abc", b"12"),
+        (b"", b"0"),
+    ],
+)
+def test_integer_values_become_what_the_server_stores(target, source, stored):
+    # Strings and decimal literals round half away from zero; double literals (with an exponent) round
+    # half to even; out-of-range values are clamped (in a non-strict session).
+    target.create("i INT")
+    target.load([[source]])
+    assert target.canonical_rows(target.info.columns) == [(stored,)]
+    assert RowHasher(target.info.columns).canonical_row([source]) == [stored]
+
+
+@pytest.mark.parametrize(
+    ("source", "stored"),
+    [
+        (Number(b"0"), b"0000"),
+        (b"0", b"2000"),
+        (b"00", b"2000"),
+        (b"0000", b"0000"),
+        (b"69", b"2069"),
+        (b"70", b"1970"),
+        (Number(b"24.5"), b"2025"),
+        (b"1900", b"0000"),
+        (b"2155", b"2155"),
+    ],
+)
+def test_year_values_follow_the_two_digit_year_rules(target, source, stored):
+    target.create("y YEAR")
+    target.load([[source]])
+    assert target.canonical_rows(target.info.columns) == [(stored,)]
+    assert RowHasher(target.info.columns).canonical_row([source]) == [stored]
+
+
+# --- DECIMAL ------------------------------------------------------------------------------------------------
+
+
+DECIMAL_COLUMNS = (
+    "a DECIMAL(10,3), b DECIMAL(5,0), c DECIMAL(3,3), d DECIMAL(65,30), e DECIMAL(20,2) UNSIGNED, "
+    "f DECIMAL(30,10)"
+)
+
+
+def test_decimals_in_every_form_agree_with_the_server(target):
+    target.create(DECIMAL_COLUMNS)
+
+    @EXAMPLES
+    @given(st.lists(st.lists(st.one_of(st.none(), numeric_values()), min_size=6, max_size=6), max_size=15))
+    def check(rows):
+        load_and_compare(target, rows)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("source", "stored"),
+    [
+        (Number(b"-0.000"), b"0.000"),
+        (b"-0.0004", b"0.000"),
+        (b"-0.0005", b"-0.001"),
+        (Number(b"1.0005"), b"1.001"),
+        (Number(b"12.5"), b"12.500"),
+        (b"1e2", b"100.000"),
+        (Number(b"0.0005e0"), b"0.001"),
+        (b"9999999.9995", b"9999999.999"),
+    ],
+)
+def test_decimal_values_keep_exactly_their_scale_rounded_half_away_from_zero(target, source, stored):
+    target.create("d DECIMAL(10,3)")
+    target.load([[source]])
+    assert target.canonical_rows(target.info.columns) == [(stored,)]
+    assert RowHasher(target.info.columns).canonical_row([source]) == [stored]
+
+
+# --- FLOAT, DOUBLE ------------------------------------------------------------------------------------------
+
+
+FLOAT_COLUMNS = "f FLOAT, d DOUBLE, f2 FLOAT(7,3), d2 DOUBLE(10,2), fu FLOAT UNSIGNED, du DOUBLE UNSIGNED"
+SPECIAL_DOUBLES = [
+    0.0,
+    -0.0,
+    5e-324,
+    -5e-324,
+    2.2250738585072014e-308,
+    1.7976931348623157e308,
+    -1.7976931348623157e308,
+    3.4028234663852886e38,
+    3.4028235677973366e38,
+    1.401298464324817e-45,
+    1e30,
+    -1e30,
+    9.999999999999999e29,
+    1e15,
+    1.5e-30,
+    5e-31,
+    0.1,
+    2.675,
+    1.0005,
+    16777217.0,
+]
+
+
+@st.composite
+def float_values(draw) -> Value:
+    number = draw(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.floats(allow_nan=False, allow_infinity=False, width=32),
+            st.floats(-1e6, 1e6),
+            st.sampled_from(SPECIAL_DOUBLES),
+        )
+    )
+    return draw(st.one_of(float_literals(number), numeric_values()))
+
+
+def test_floats_and_doubles_in_every_form_agree_with_the_server(target):
+    target.create(FLOAT_COLUMNS)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.lists(st.one_of(st.none(), float_values()), min_size=6, max_size=6), max_size=15))
+    def check(rows):
+        load_and_compare(target, rows)
+
+    check()
+
+
+def test_every_special_double_agrees_with_the_server(target):
+    target.create(FLOAT_COLUMNS)
+    rows = [[Number(repr(x).encode())] * 6 for x in SPECIAL_DOUBLES]
+    load_and_compare(target, rows)
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        (0.1, b"0.100000000000000000000000000000"),
+        (-0.0, b"0.000000000000000000000000000000"),
+        (1e-40, b"0.000000000000000000000000000000"),
+        (1.5e-30, b"0.000000000000000000000000000002"),
+        (1.0000000000000002e-4, b"0.000100000000000000020000000000"),
+        (1e30, b"1e30"),
+        (-1.2345678901234568e300, b"-1.2345678901234568e300"),
+        (1.25e29, b"125000000000000000000000000000.000000000000000000000000000000"),
+    ],
+)
+def test_double_text_is_fixed_below_1e30_and_shortest_exponent_form_above(number, text):
+    assert double_text(number) == text
+
+
+def test_a_float_column_hashes_the_float32_value_not_the_double_written(target):
+    target.create("f FLOAT, d DOUBLE")
+    rows = [[Number(b"0.1"), Number(b"0.1")]]
+    target.load(rows)
+    assert target.canonical_rows(target.info.columns) == [
+        (b"0.100000001490116120000000000000", b"0.100000000000000000000000000000")
+    ]
+    assert_checksums_agree(target, rows)
+
+
+# --- strings, binary strings, BIT, JSON ---------------------------------------------------------------------
+
+
+STRING_COLUMNS = (
+    "vb VARBINARY(64), bl BLOB, v VARCHAR(40), tx TEXT, c CHAR(20), cl CHAR(20) CHARACTER SET latin1, "
+    "bn BINARY(8), j JSON"
+)
+json_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@st.composite
+def string_rows(draw) -> list[Value]:
+    def maybe_null(strategy):
+        return draw(st.one_of(st.none(), strategy))
+
+    spaces = st.text(alphabet=" ", max_size=3)
+    char_text = st.tuples(st.text(max_size=15), spaces).map(lambda t: (t[0] + t[1]).encode())
+    return [
+        maybe_null(st.binary(max_size=64)),
+        maybe_null(st.binary(max_size=200)),
+        maybe_null(st.text(max_size=40).map(str.encode)),
+        maybe_null(st.text(max_size=100).map(str.encode)),
+        maybe_null(char_text),
+        maybe_null(st.binary(max_size=20)),
+        maybe_null(st.binary(max_size=8)),
+        maybe_null(
+            st.tuples(json_documents, st.sampled_from([(",", ":"), (", ", ": ")])).map(
+                lambda t: json.dumps(t[0], separators=t[1], ensure_ascii=False).encode()
+            )
+        ),
+    ]
+
+
+def test_strings_with_any_bytes_agree_with_the_server(target):
+    target.create(STRING_COLUMNS)
+
+    @EXAMPLES
+    @given(st.lists(string_rows(), max_size=15))
+    def check(rows):
+        load_and_compare(target, rows)
+
+    check()
+
+
+def test_char_drops_trailing_spaces_and_varchar_keeps_them(target):
+    target.create("c CHAR(10), v VARCHAR(10)")
+    rows = [[b"ab  ", b"ab  "], [b"a\t ", b"a\t "]]
+    target.load(rows)
+    assert sorted(target.canonical_rows(target.info.columns)) == [(b"a\t", b"a\t "), (b"ab", b"ab  ")]
+    assert_checksums_agree(target, rows)
+
+
+def test_binary_is_padded_with_zero_bytes_to_its_length(target):
+    target.create("b BINARY(4)")
+    rows = [[b"ab"], [b""]]
+    target.load(rows)
+    assert sorted(target.canonical_rows(target.info.columns)) == [(b"\0\0\0\0",), (b"ab\0\0",)]
+    assert_checksums_agree(target, rows)
+
+
+@st.composite
+def bit_values(draw) -> Value:
+    return draw(
+        st.one_of(
+            st.binary(min_size=1, max_size=9).map(BinaryLiteral),
+            st.binary(max_size=9),
+            st.integers(0, 2**64 - 1).map(lambda n: Number(b"%d" % n)),
+        )
+    )
+
+
+def test_bits_agree_with_the_server(target):
+    target.create("b1 BIT(1), b12 BIT(12), b64 BIT(64)")
+
+    @EXAMPLES
+    @given(st.lists(st.lists(st.one_of(st.none(), bit_values()), min_size=3, max_size=3), max_size=15))
+    def check(rows):
+        load_and_compare(target, rows)
+
+    check()
+
+
+# --- ENUM, SET ----------------------------------------------------------------------------------------------
+
+
+ENUM_SOURCES = [
+    b"a",
+    b"A",
+    b"b",
+    b"B",
+    b"c d",
+    "É".encode(),
+    "é".encode(),
+    b"2",
+    b"x",
+    b"x ",
+    b"a ",
+    b" a",
+    b"",
+    b"zz",
+    b"1",
+    b"7",
+    Number(b"0"),
+    Number(b"2"),
+    Number(b"6"),
+    Number(b"7"),
+    Number(b"1.0"),
+]
+SET_SOURCES = [
+    b"b,a",
+    b"a,a",
+    b"a,B,c",
+    b"A,,B",
+    b"a, b",
+    b"zz,a",
+    b"",
+    b"3",
+    b"15",
+    b"16",
+    "é,c".encode(),
+    b"c,b,a",
+    b"a ,b",
+    Number(b"3"),
+    Number(b"16"),
+    Number(b"0"),
+    Number(b"15"),
+]
+
+
+def test_enum_and_set_values_agree_with_the_server(target):
+    target.create(
+        "e ENUM('a','B','c d','É','2','x '), s SET('a','B','c','É'), q ENUM('it''s','a\\\\b','c,d')"
+    )
+    rows = [
+        [e, s, q]
+        for e, s, q in zip(
+            ENUM_SOURCES, SET_SOURCES * 2, [b"it's", b"a\\b", b"c,d", b"IT'S"] * 6, strict=False
+        )
+    ]
+    load_and_compare(target, rows)
+
+
+def test_enum_members_are_read_from_the_column_type_with_their_escapes():
+    assert parse_members("enum('it''s','a\\\\b','c,d','x\"y','')") == ["it's", "a\\b", "c,d", 'x"y', ""]
+
+
+def test_set_members_count_once_in_definition_order(target):
+    target.create("s SET('a','b','c')")
+    rows = [[b"c,a,a"], [b"a,c"]]
+    load_and_compare(target, rows)
+    hasher = RowHasher(target.info.columns)
+    assert hasher.hash_row([b"c,a,a"]) == hasher.hash_row([b"a,c"])
+
+
+# --- dates and times ----------------------------------------------------------------------------------------
+
+
+DATETIME_COLUMNS = (
+    "d DATE, dt DATETIME, dt3 DATETIME(3), dt6 DATETIME(6), ts TIMESTAMP NULL DEFAULT NULL, "
+    "ts2 TIMESTAMP(2) NULL DEFAULT NULL, ts6 TIMESTAMP(6) NULL DEFAULT NULL"
+)
+moments = st.one_of(
+    st.datetimes(
+        min_value=datetime.datetime(1000, 1, 1), max_value=datetime.datetime(9999, 12, 31, 23, 59, 59, 999999)
+    ),
+    st.datetimes(min_value=datetime.datetime(1969, 12, 31), max_value=datetime.datetime(2038, 1, 20)),
+)
+
+
+@st.composite
+def datetime_values(draw) -> Value:
+    moment = draw(moments)
+    digits = draw(st.integers(0, 9))
+    fraction = (b"%06d" % moment.microsecond + draw(st.text("0123456789", min_size=3, max_size=3)).encode())[
+        :digits
+    ]
+    dot_fraction = b"." + fraction if fraction else b""
+    form = draw(
+        st.sampled_from(
+            [
+                "canonical",
+                "date",
+                "compact",
+                "compact-number",
+                "iso",
+                "loose",
+                "two-digit-year",
+                "zero",
+                "invalid",
+            ]
+        )
+    )
+    if form == "canonical":
+        return moment.strftime("%Y-%m-%d %H:%M:%S").encode() + dot_fraction
+    if form == "date":
+        return moment.strftime("%Y-%m-%d").encode()
+    if form == "compact":
+        return moment.strftime("%Y%m%d%H%M%S").encode() + dot_fraction
+    if form == "compact-number":
+        return Number(moment.strftime("%Y%m%d%H%M%S").encode() + dot_fraction)
+    if form == "iso":
+        return moment.strftime("%Y-%m-%dT%H:%M:%S").encode() + dot_fraction
+    if form == "loose":
+        return (
+            b"%d/%d/%d %d:%d:%d"
+            % (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+            + dot_fraction
+        )
+    if form == "two-digit-year":
+        return moment.strftime("%y-%m-%d %H:%M:%S").encode()
+    if form == "zero":
+        return draw(
+            st.sampled_from([b"0000-00-00", b"0000-00-00 00:00:00", b"2024-00-10", b"2024-01-00 10:00:00"])
+        )
+    return draw(
+        st.sampled_from(
+            [
+                b"2024-02-30",
+                b"2023-02-29 00:00:00",
+                b"2024-13-01",
+                b"2024-01-02 24:00:00",
+                b"0000-02-29",
+                b"1900-02-29",
+                b"2000-02-29 12:00:00",
+            ]
+        )
+    )
+
+
+def test_dates_and_datetimes_agree_with_the_server(target):
+    target.create(DATETIME_COLUMNS)
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.lists(st.one_of(st.none(), datetime_values()), min_size=7, max_size=7), max_size=15))
+    def check(rows):
+        load_and_compare(target, rows)
+
+    check()
+
+
+@st.composite
+def time_values(draw) -> Value:
+    seconds = draw(st.one_of(st.integers(-900 * 3600, 900 * 3600), st.integers(-86400, 86400)))
+    negative = seconds < 0
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    fraction = draw(st.text("0123456789", max_size=8)).encode()
+    dot_fraction = b"." + fraction if fraction else b""
+    sign = b"-" if negative else b""
+    form = draw(st.sampled_from(["colons", "days", "digits", "digits-number", "short", "datetime"]))
+    if form == "colons":
+        return sign + b"%02d:%02d:%02d" % (hours, minutes, secs) + dot_fraction
+    if form == "days":
+        return sign + b"%d %02d:%02d:%02d" % (hours // 24, hours % 24, minutes, secs) + dot_fraction
+    if form == "digits":
+        return sign + b"%d%02d%02d" % (hours, minutes, secs) + dot_fraction
+    if form == "digits-number":
+        return Number(sign + b"%d%02d%02d" % (hours, minutes, secs) + dot_fraction)
+    if form == "short":
+        return sign + b"%d:%02d" % (hours, minutes)
+    return b"2024-01-02 %02d:%02d:%02d" % (hours % 24, minutes, secs) + dot_fraction
+
+
+def test_times_agree_with_the_server(target):
+    target.create("t0 TIME, t1 TIME(1), t3 TIME(3), t6 TIME(6)")
+
+    @EXAMPLES
+    @given(st.lists(st.lists(st.one_of(st.none(), time_values()), min_size=4, max_size=4), max_size=15))
+    def check(rows):
+        load_and_compare(target, rows)
+
+    check()
+
+
+def test_mariadb_truncates_fractional_seconds_to_the_column_precision(target):
+    target.create("dt DATETIME(2), t TIME(1)")
+    rows = [[b"2024-01-02 10:11:12.999", b"10:11:12.99"]]
+    target.load(rows)
+    assert target.canonical_rows(target.info.columns) == [(b"2024-01-02 10:11:12.99", b"10:11:12.9")]
+    assert_checksums_agree(target, rows)
+
+
+def test_fractional_seconds_rounded_under_time_round_fractional_agree_with_the_server(target):
+    target.create("dt0 DATETIME, dt2 DATETIME(2), ts3 TIMESTAMP(3) NULL DEFAULT NULL, t0 TIME, t1 TIME(1)")
+
+    @EXAMPLES
+    @given(
+        st.lists(
+            st.tuples(datetime_values(), time_values()).map(lambda p: [p[0], p[0], p[0], p[1], p[1]]),
+            max_size=15,
+        )
+    )
+    def check(rows):
+        load_and_compare(target, rows, sql_mode="TIME_ROUND_FRACTIONAL", round_fractional_seconds=True)
+
+    check()
+
+
+def test_rounding_fractional_seconds_carries_into_the_next_day(target):
+    target.create("dt DATETIME")
+    rows = [[b"2024-12-31 23:59:59.5"]]
+    target.load(rows, sql_mode="TIME_ROUND_FRACTIONAL")
+    assert target.canonical_rows(target.info.columns) == [(b"2025-01-01 00:00:00",)]
+    assert_checksums_agree(target, rows, round_fractional_seconds=True)
+
+
+def test_timestamps_are_compared_in_the_import_session_time_zone(target):
+    target.create("ts TIMESTAMP NULL DEFAULT NULL")
+    rows = [[b"2024-06-01 12:00:00"]]
+    target.load(rows)
+    info = target.info
+    source = RowHasher(info.columns).add_rows(rows)
+    assert fetch_target_checksum(target.conn, info, time_zone="+00:00") == source
+    assert fetch_target_checksum(target.conn, info, time_zone="+02:00") != source
+
+
+def test_whether_fractional_seconds_round_depends_on_the_server_and_sql_mode():
+    def facts(flavor):
+        return ServerFacts("v", flavor, (1,), "", 1, "utf8mb4", "utf8mb4_general_ci")
+
+    assert not rounds_fractional_seconds(facts(ServerFlavor.MARIADB), "STRICT_TRANS_TABLES")
+    assert rounds_fractional_seconds(facts(ServerFlavor.MARIADB), "STRICT_TRANS_TABLES,TIME_ROUND_FRACTIONAL")
+    assert rounds_fractional_seconds(facts(ServerFlavor.MYSQL), "")
+    assert not rounds_fractional_seconds(facts(ServerFlavor.MYSQL), "TIME_TRUNCATE_FRACTIONAL")
+    assert rounds_fractional_seconds(facts(ServerFlavor.TIDB), "")
+
+
+# --- NULL, rows, columns ------------------------------------------------------------------------------------
+
+
+def test_null_differs_from_the_empty_string_and_the_word_null(target):
+    target.create("v VARCHAR(10)")
+    hasher = RowHasher(target.info.columns)
+    assert (
+        len(
+            {
+                hasher.hash_row([None]),
+                hasher.hash_row([b""]),
+                hasher.hash_row([b"NULL"]),
+                hasher.hash_row([b"N"]),
+            }
+        )
+        == 4
+    )
+    load_and_compare(target, [[None], [b""], [b"NULL"], [b"N"]])
+
+
+def test_values_cannot_shift_between_columns():
+    columns = [ColumnInfo("a", "varchar", "varchar(10)"), ColumnInfo("b", "varchar", "varchar(10)")]
+    hasher = RowHasher(columns)
+    assert hasher.hash_row([b"ab", b"c"]) != hasher.hash_row([b"a", b"bc"])
+    assert hasher.hash_row([b"1:", b""]) != hasher.hash_row([b"", b"1:"])
+
+
+def test_duplicate_rows_each_count(target):
+    target.create("v INT")
+    rows = [[Number(b"1")], [Number(b"1")]]
+    load_and_compare(target, rows)
+    hasher = RowHasher(target.info.columns)
+    assert hasher.add_rows(rows) == RowChecksum(2, hasher.hash_row(rows[0]) * 2 % 2**64)
+
+
+def test_an_empty_table_has_the_empty_checksum(target):
+    target.create("v INT")
+    assert (
+        fetch_target_checksum(target.conn, target.info)
+        == RowChecksum()
+        == RowHasher(target.info.columns).add_rows([])
+    )
+
+
+def test_the_order_a_file_lists_its_columns_in_does_not_matter(target):
+    info = target.create("a INT, b VARCHAR(10), c DATE")
+    rows = [[b"2024-01-02", Number(b"1"), b"x"], [None, Number(b"2"), b"y"]]
+    target.load(rows, columns=["c", "a", "b"])
+    file_columns = [info.column("c"), info.column("a"), info.column("b")]
+    assert RowHasher(file_columns).add_rows(rows) == fetch_target_checksum(target.conn, info)
+
+
+def test_columns_the_file_does_not_carry_are_left_out_on_both_sides(target):
+    info = target.create("id INT, filled VARCHAR(10) DEFAULT 'default', note TEXT, g INT AS (id + 1) VIRTUAL")
+    rows = [[b"x", Number(b"1")], [b"y", Number(b"2")]]
+    target.load(rows, columns=["note", "id"])
+    file_columns = [info.column("note"), info.column("id")]
+    assert "`filled`" not in target_checksum_sql(info, file_columns)
+    assert RowHasher(file_columns).add_rows(rows) == fetch_target_checksum(
+        target.conn, info, columns=file_columns
+    )
+    # Without a column list every column that is not generated counts, and the defaults differ.
+    assert "`g`" not in target_checksum_sql(info)
+    assert fetch_target_checksum(target.conn, info) != fetch_target_checksum(
+        target.conn, info, columns=file_columns
+    )
+
+
+def test_identifiers_are_backquoted_with_backquotes_doubled(target):
+    info = target.create("`we``ird` INT, `sp ace` VARCHAR(5)", name="ta`ble")
+    rows = [[Number(b"1"), b"x"]]
+    target.load(rows)
+    assert "`ta``ble`" in target_checksum_sql(info) and "`we``ird`" in target_checksum_sql(info)
+    assert_checksums_agree(target, rows)
+
+
+def test_each_rows_hash_matches_the_per_row_hash_sql(target):
+    info = target.create("id INT, d DECIMAL(6,2), f DOUBLE, t DATETIME(1), s SET('a','b'), c CHAR(4)")
+    rows = [
+        [
+            Number(b"%d" % i),
+            b"%d.456" % i,
+            Number(b"%de-3" % i),
+            b"2024-01-02 03:04:05.67",
+            b"b,a",
+            b"%d " % i,
+        ]
+        for i in range(20)
+    ]
+    target.load(rows)
+    hasher = RowHasher(info.columns)
+    with target.conn.cursor() as cur:
+        cur.execute(f"SELECT id, {row_hash_sql(info.columns)} FROM t")
+        stored = {int(i): int(h) for i, h in cur.fetchall()}
+    assert stored == {i: h for i, h in enumerate(hasher.hash_rows(rows))}
+    assert [hasher.hash_row(r) for r in rows] == hasher.hash_rows(rows)
+
+
+def test_a_row_of_the_wrong_width_is_refused():
+    hasher = RowHasher([ColumnInfo("a", "int", "int(11)")])
+    with pytest.raises(ValueError, match="2 values for 1 columns"):
+        hasher.hash_row([b"1", b"2"])
+
+
+def test_fetching_the_checksum_restores_the_session_time_zone_and_sql_mode(target):
+    target.create("ts TIMESTAMP NULL DEFAULT NULL, c CHAR(5)")
+    with target.conn.cursor() as cur:
+        cur.execute("SET SESSION time_zone = '+05:00', sql_mode = 'PAD_CHAR_TO_FULL_LENGTH'")
+        fetch_target_checksum(target.conn, target.info)
+        cur.execute("SELECT @@SESSION.time_zone, @@SESSION.sql_mode")
+        assert tuple(bytes(v) if isinstance(v, bytes) else v.encode() for v in cur.fetchone()) == (
+            b"+05:00",
+            b"PAD_CHAR_TO_FULL_LENGTH",
+        )
+
+
+def test_the_checksum_runs_on_the_imports_own_binary_connection(target, mysql_server):
+    target.create("d DECIMAL(6,2), t TIMESTAMP NULL DEFAULT NULL, s VARCHAR(5)")
+    rows = [[Number(b"1.50"), b"2024-01-02 03:04:05", "é".encode()]]
+    target.load(rows)
+    settings = ConnectionSettings(
+        host=mysql_server.host, port=mysql_server.port, user=mysql_server.user, password=mysql_server.password
+    )
+    data_connection = connect(settings, binary=True)
+    try:
+        checksum = fetch_target_checksum(data_connection, target.info)
+    finally:
+        data_connection.close()
+    assert checksum == RowHasher(target.info.columns).add_rows(rows)
+
+
+def test_char_checksum_ignores_pad_char_to_full_length_in_the_session(target):
+    target.create("c CHAR(5)")
+    rows = [[b"ab"]]
+    target.load(rows)
+    with target.conn.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = 'PAD_CHAR_TO_FULL_LENGTH'")
+    assert fetch_target_checksum(target.conn, target.info) == RowHasher(target.info.columns).add_rows(rows)
+
+
+def test_a_row_longer_than_max_allowed_packet_is_an_error_not_a_wrong_checksum(target):
+    target.create("a LONGBLOB, b LONGBLOB")
+    half = 9 * 1024 * 1024
+    with target.conn.cursor() as cur:
+        cur.execute("INSERT INTO t VALUES (REPEAT('a', %s), NULL)", (half,))
+        cur.execute("UPDATE t SET b = REPEAT('b', %s)", (half,))
+    with pytest.raises(TargetError, match="max_allowed_packet"):
+        fetch_target_checksum(target.conn, target.info)
+
+
+# --- mismatches ---------------------------------------------------------------------------------------------
+
+
+SAMPLE_ROWS = [[Number(b"%d" % i), b"row %d" % i, b"2024-01-%02d" % (i % 28 + 1)] for i in range(1, 51)]
+
+
+@pytest.fixture
+def loaded(target):
+    target.create("id INT, s VARCHAR(20), d DATE")
+    target.load(SAMPLE_ROWS)
+    return target
+
+
+def test_the_checksums_of_identical_tables_match(loaded):
+    actual = fetch_target_checksum(loaded.conn, loaded.info)
+    assert compare_checksums("`db`.`t`", RowHasher(loaded.info.columns).add_rows(SAMPLE_ROWS), actual) is None
+
+
+def test_a_single_changed_value_is_a_mismatch(loaded):
+    changed = [list(r) for r in SAMPLE_ROWS]
+    changed[17][1] = b"row 17 "
+    expected = RowHasher(loaded.info.columns).add_rows(changed)
+    actual = fetch_target_checksum(loaded.conn, loaded.info)
+    assert expected.rows == actual.rows
+    assert compare_checksums("`db`.`t`", expected, actual) is not None
+
+
+def test_a_missing_row_is_a_mismatch(loaded):
+    expected = RowHasher(loaded.info.columns).add_rows(
+        [*SAMPLE_ROWS, [Number(b"51"), b"row 51", b"2024-02-01"]]
+    )
+    message = compare_checksums("`db`.`t`", expected, fetch_target_checksum(loaded.conn, loaded.info))
+    assert message is not None and "51 rows" in message and "50 rows" in message
+
+
+def test_a_duplicated_row_is_a_mismatch(loaded):
+    with loaded.conn.cursor() as cur:
+        cur.execute("INSERT INTO t SELECT * FROM t WHERE id = 7")
+    expected = RowHasher(loaded.info.columns).add_rows(SAMPLE_ROWS)
+    message = compare_checksums("`db`.`t`", expected, fetch_target_checksum(loaded.conn, loaded.info))
+    assert message is not None and "the table was not empty" in message
+
+
+def test_swapping_values_between_rows_is_a_mismatch(loaded):
+    swapped = [list(r) for r in SAMPLE_ROWS]
+    swapped[0][1], swapped[1][1] = swapped[1][1], swapped[0][1]
+    expected = RowHasher(loaded.info.columns).add_rows(swapped)
+    assert expected != fetch_target_checksum(loaded.conn, loaded.info)
+
+
+def test_the_mismatch_message_gives_both_checksums_and_the_likely_causes():
+    message = compare_checksums("`db`.`t`", RowChecksum(10, 123), RowChecksum(10, 456))
+    assert "`db`.`t`" in message and "123" in message and "456" in message
+    for cause in ("[mydumper.csv] header", "FLOAT", "time zone", "SET NAMES binary"):
+        assert cause in message
+
+
+def test_fewer_target_rows_point_at_rows_that_were_not_subtracted():
+    message = compare_checksums("t", RowChecksum(10, 1), RowChecksum(9, 1))
+    assert "replace" in message and "error tables" in message
+
+
+def test_the_mismatch_message_names_columns_the_checksum_cannot_normalise_exactly():
+    columns = [ColumnInfo("doc", "json", "json"), ColumnInfo("id", "int", "int(11)")]
+    message = compare_checksums("t", RowChecksum(1, 1), RowChecksum(1, 2), columns=columns)
+    assert "doc (json)" in message and "id (int)" not in message
+
+
+def test_checksums_survive_json_as_text():
+    checksum = RowChecksum(3, 2**64 - 1)
+    assert RowChecksum.from_json(json.loads(json.dumps(checksum.to_json()))) == checksum
+
+
+def test_a_column_info_from_json_hashes_like_the_original(target):
+    info = target.create("d DECIMAL(8,2), e ENUM('x','y')")
+    columns = [ColumnInfo.from_json(json.loads(json.dumps(c.to_json()))) for c in info.columns]
+    rows = [[Number(b"1.005"), b"Y"]]
+    assert RowHasher(columns).add_rows(rows) == RowHasher(info.columns).add_rows(rows)
