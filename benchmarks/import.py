@@ -209,7 +209,7 @@ def main() -> None:
 
     best = {name: min(runs, key=lambda r: r.seconds) for name, runs in results.items()}
     ours = best.get("lightning")
-    print(f"\n| loader | best s | median s | MB/s | vs lightning | client CPU s | server CPU s | peak RSS MiB |")
+    print("\n| loader | best s | median s | MB/s | vs lightning | client CPU s | server CPU s | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in best.items():
         median = statistics.median(x.seconds for x in results[name])

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import threading
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
@@ -245,4 +242,4 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["main", "render_summary", "target_overrides", "open_store_for", "os", "time", "Path"]
+__all__ = ["main", "render_summary", "target_overrides", "open_store_for"]

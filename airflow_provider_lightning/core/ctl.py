@@ -13,7 +13,6 @@ mistake them for its own.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from airflow_provider_lightning.core.checkpoints.model import (
@@ -200,4 +199,4 @@ def run_ctl(config: Any, store: CheckpointStore, action: str, table: str = "all"
     raise LightningError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
 
 
-__all__ = ["ACTIONS", "dump", "error_destroy", "error_ignore", "normalise_table_name", "remove", "run_ctl", "replace"]
+__all__ = ["ACTIONS", "dump", "error_destroy", "error_ignore", "normalise_table_name", "remove", "run_ctl"]

@@ -19,17 +19,16 @@ from typing import Any
 
 from airflow_provider_lightning.core.backend import ChunkProgress, RowBatch
 from airflow_provider_lightning.core.backend.logical import LogicalBackend, ReplaceProbe
-from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checkpoints.model import (
     WHOLE_FILE,
     ChunkCheckpoint,
     TableCheckpoint,
 )
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
-from airflow_provider_lightning.core.checksum import RowChecksum, RowHasher
+from airflow_provider_lightning.core.checksum import RowHasher
 from airflow_provider_lightning.core.encode import render_row
 from airflow_provider_lightning.core.errormanager import ErrorManager
-from airflow_provider_lightning.core.errors import ParseError, SourceError, TargetError
+from airflow_provider_lightning.core.errors import ParseError, SourceError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser
