@@ -22,6 +22,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if "AIRFLOW_HOME" not in os.environ:
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="lightning-tests-airflow-")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # The DAGs dag.test() runs must live in the dags folder: tests/airflow/conftest.py copies the example
+    # DAGs and the test DAGs there.
+    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(os.environ["AIRFLOW_HOME"]) / "dags"))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 _HEADER = b"/*!40101 SET NAMES binary*/;\n/*!40014 SET FOREIGN_KEY_CHECKS=0*/;\n/*!40103 SET TIME_ZONE='+00:00' */;\n"
@@ -137,7 +137,7 @@ _SHOP_VIEW = (
 
 
 def _rows(table: SampleTable, count: int, seed: int, start: int = 1) -> Iterator[tuple]:
-    rng = random.Random(f"{seed}:{table.schema}.{table.name}")
+    rng = random.Random(f"{seed}:{table.name}")
     for i in range(start, start + count):
         yield table.make_row(rng, i)
 
@@ -199,20 +199,25 @@ def _csv_file(rows: list[tuple]) -> bytes:
     return b"".join(b",".join(_csv_value(v) for v in row) + b"\n" for row in rows)
 
 
-def write_shop_dump(out: Path, *, rows: int = 1000, seed: int = 1, fmt: str = "sql") -> Path:
-    """A small mixed dump: three tables (one without a key, one over several files) and a view."""
+def write_shop_dump(
+    out: Path, *, rows: int = 1000, seed: int = 1, fmt: str = "sql", database: str = "shop"
+) -> Path:
+    """A small mixed dump: three tables (one without a key, one over several files) and a view.
+
+    ``database`` names the dumped database (``shop`` by default), so tests can give each dump its own.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    (out / "shop-schema-create.sql").write_bytes(
-        b"CREATE DATABASE `shop` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci */;\n"
+    (out / f"{database}-schema-create.sql").write_bytes(
+        f"CREATE DATABASE `{database}` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci */;\n".encode()
     )
-    customers, orders, events = SHOP_TABLES
+    customers, orders, events = (replace(t, schema=database) for t in SHOP_TABLES)
     write_table(out, customers, rows, seed=seed, fmt=fmt)
     write_table(out, orders, rows * 3, seed=seed, files=3, fmt=fmt)
     write_table(out, events, rows * 2, seed=seed, fmt=fmt)
-    (out / "shop.paid_orders-schema.sql").write_bytes(
+    (out / f"{database}.paid_orders-schema.sql").write_bytes(
         _HEADER + b"CREATE TABLE `paid_orders`(\n`id` int,\n`total` int\n)ENGINE=MyISAM;\n"
     )
-    (out / "shop.paid_orders-schema-view.sql").write_bytes(_SHOP_VIEW)
+    (out / f"{database}.paid_orders-schema-view.sql").write_bytes(_SHOP_VIEW)
     (out / "metadata").write_text("Started dump at: 2026-01-01 00:00:00\nFinished dump at: 2026-01-01 00:00:01\n")
     return out
 

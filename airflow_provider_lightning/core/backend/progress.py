@@ -108,6 +108,17 @@ class ProgressMarkers:
             )
         return markers
 
+    def tables(self, conn: Any) -> list[str]:
+        """The tables this task has committed rows of (sorted)."""
+        with conn.cursor() as cur:
+            try:
+                cur.execute(f"SELECT DISTINCT table_name FROM {self._table} WHERE task_id = %s", (self.task_id,))
+            except Exception as exc:  # noqa: BLE001
+                if _is_missing_table(exc):
+                    return []
+                raise
+            return sorted(_text(r[0]) for r in cur.fetchall())
+
     def delete(self, conn: Any, table: str | None = None) -> None:
         """Forget the markers of ``table`` (or of every table of this task)."""
         with conn.cursor() as cur:

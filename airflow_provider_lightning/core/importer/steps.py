@@ -106,15 +106,44 @@ class PreparedImport:
 
 @dataclass(frozen=True, slots=True)
 class TableResult:
-    """What ``import_table`` did to one table."""
+    """What ``import_table`` did to one table, and what ``post_process`` needs to check it.
+
+    ``checksum`` is the rows' net contribution to the target (rows written, minus rows ``replace`` took
+    away); ``checksum_before`` what the table held before the import; ``columns`` the column list the
+    files carried (None: every column), or ``mixed_columns`` when files differ.
+    """
 
     table: str
     rows: int
     bytes: int
     seconds: float
     status: int
+    checksum: RowChecksum = field(default_factory=RowChecksum)
+    checksum_before: RowChecksum | None = None
+    columns: tuple[str, ...] | None = None
+    mixed_columns: bool = False
     type_errors: int = 0
     conflicts: int = 0
+    rows_written: int = 0  # by this call: less than ``rows`` when it resumed
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: TableCheckpoint, *, total_bytes: int, seconds: float = 0.0,
+                        type_errors: int = 0, conflicts: int = 0, rows_written: int = 0) -> TableResult:
+        column_sets = {c.columns for c in checkpoint.chunks if c.rows or c.finished}
+        return cls(
+            table=checkpoint.name,
+            rows=checkpoint.rows,
+            bytes=total_bytes,
+            seconds=seconds,
+            status=checkpoint.status,
+            checksum=checkpoint.checksum,
+            checksum_before=checkpoint.checksum_before,
+            columns=next(iter(column_sets)) if len(column_sets) == 1 else None,
+            mixed_columns=len(column_sets) > 1,
+            type_errors=type_errors,
+            conflicts=conflicts,
+            rows_written=rows_written,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,23 +151,44 @@ class TableResult:
             "rows": self.rows,
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
-            "status": self.status,
+            "status": int(self.status),
+            "checksum": self.checksum.to_json(),
+            "checksum_before": self.checksum_before.to_json() if self.checksum_before else None,
+            "columns": list(self.columns) if self.columns is not None else None,
+            "mixed_columns": self.mixed_columns,
             "type_errors": self.type_errors,
             "conflicts": self.conflicts,
+            "rows_written": self.rows_written,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TableResult:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        before = data.get("checksum_before")
+        columns = data.get("columns")
+        return cls(
+            table=data["table"],
+            rows=data["rows"],
+            bytes=data["bytes"],
+            seconds=data["seconds"],
+            status=data["status"],
+            checksum=RowChecksum.from_json(data.get("checksum")),
+            checksum_before=RowChecksum.from_json(before) if before else None,
+            columns=tuple(columns) if columns is not None else None,
+            mixed_columns=data.get("mixed_columns", False),
+            type_errors=data.get("type_errors", 0),
+            conflicts=data.get("conflicts", 0),
+            rows_written=data.get("rows_written", 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class PostProcessResult:
     table: str
-    checksum: str  # "ok", "mismatch", "skipped: <reason>", "off"
+    checksum: str  # "ok", "mismatch", "skipped: <reason>", "off", "done earlier"
     analyze: str
     expected: RowChecksum | None = None
     actual: RowChecksum | None = None
+    status: int = CheckpointStatus.IMPORTED  # the last status reached
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -415,8 +465,13 @@ def default_checkpoint_file(source_url: str, target: ConnectionSettings) -> Path
     return base / "airflow-provider-lightning" / "checkpoints" / f"{digest}.json"
 
 
-def init_checkpoint(env: ImportEnv, store: CheckpointStore, *, task_id: int | None = None) -> list[str]:
+def init_checkpoint(
+    env: ImportEnv, store: CheckpointStore, *, task_id: int | None = None, plan_tables: bool = True
+) -> list[str]:
     """Create or load the task checkpoint and each table's; return the sorted table names to import.
+
+    With ``plan_tables=False`` (Airflow: each ``import_table`` task instance plans its own table in its
+    own state store) only the task checkpoint is made here.
 
     A table whose stored fingerprint differs from its current input is refused, never skipped: the
     message names what changed and the ``lightning ctl`` command that starts it over.
@@ -444,6 +499,8 @@ def init_checkpoint(env: ImportEnv, store: CheckpointStore, *, task_id: int | No
     for table in env.source.tables:
         name = table_key(table.schema, table.name)
         names.append(name)
+        if not plan_tables:
+            continue
         existing = store.get_table(name)
         if existing is None:
             store.put_table(plan_table(table, env.storage, config))
@@ -537,7 +594,7 @@ def import_table(
     total_bytes = table.total_size
     if checkpoint.status >= CheckpointStatus.IMPORTED:
         log.info("table %s: already imported (%s)", name, describe_status(checkpoint.status))
-        return TableResult(name, checkpoint.rows, total_bytes, 0.0, checkpoint.status)
+        return TableResult.from_checkpoint(checkpoint, total_bytes=total_bytes)
 
     conn = env.connect()
     try:
@@ -602,9 +659,14 @@ def import_table(
     type_errors = conflicts = 0
     summary = _error_summary(env, errors).get(name, {})
     type_errors, conflicts = summary.get("type", 0), summary.get("conflict", 0)
-    result = TableResult(
-        name, finished.rows, total_bytes, time.monotonic() - started, CheckpointStatus.IMPORTED,
-        type_errors, conflicts,
+    written = next((t.rows_this_run for t in progress.snapshot() if t.table == name), 0)
+    result = TableResult.from_checkpoint(
+        replace(finished, status=CheckpointStatus.IMPORTED),
+        total_bytes=total_bytes,
+        seconds=time.monotonic() - started,
+        type_errors=type_errors,
+        conflicts=conflicts,
+        rows_written=written,
     )
     log.info("table %s: %d rows imported in %.1fs", name, result.rows, result.seconds)
     return result
@@ -662,95 +724,104 @@ def _error_summary(env: ImportEnv, errors: ErrorManager) -> dict[str, dict[str, 
 
 
 def post_process(env: ImportEnv, store: CheckpointStore, names: Iterable[str]) -> list[PostProcessResult]:
-    """Checksum and ANALYZE each imported table per ``[post-restore]``; raise on a required mismatch."""
-    results = []
-    failures = []
+    """Checksum and ANALYZE each imported table per ``[post-restore]``, recording the statuses in ``store``;
+    raise :class:`ChecksumMismatch` naming every table whose required checksum failed."""
+    results, failures = [], []
     for name in names:
+        checkpoint = store.get_table(name)
+        if checkpoint is None:
+            raise CheckpointError(f"table {name} has no checkpoint in {store.description}; import it first")
+        if is_error_status(checkpoint.status):
+            raise CheckpointError(f"table {name} is in an error state ({describe_status(checkpoint.status)})")
+        result = TableResult.from_checkpoint(checkpoint, total_bytes=0)
         try:
-            results.append(post_process_table(env, store, name))
+            outcome = post_process_table(env, result, done=checkpoint.status)
         except ChecksumMismatch as exc:
+            store.update_status(name, failed_status(CheckpointStatus.CHECKSUMMED))
             failures.append(str(exc))
+            continue
+        if outcome.status > checkpoint.status:
+            store.update_status(name, outcome.status)
+        results.append(outcome)
     if failures:
         raise ChecksumMismatch("\n".join(failures))
     return results
 
 
-def post_process_table(env: ImportEnv, store: CheckpointStore, name: str) -> PostProcessResult:
+def post_process_table(env: ImportEnv, result: TableResult, *, done: int = CheckpointStatus.IMPORTED) -> PostProcessResult:
+    """Checksum and ANALYZE one imported table; ``done`` is the status it already reached (skip what's done).
+
+    Raises :class:`ChecksumMismatch` when ``checksum = "required"`` and the target differs from the source.
+    """
     config = env.config
-    checkpoint = store.get_table(name)
-    if checkpoint is None:
-        raise CheckpointError(f"table {name} has no checkpoint in {store.description}; import it first")
-    if is_error_status(checkpoint.status):
-        raise CheckpointError(f"table {name} is in an error state ({describe_status(checkpoint.status)})")
-    table = env.table_source(name)
+    name = result.table
+    status = max(int(done), CheckpointStatus.IMPORTED)
     checksum_state, expected, actual = "off", None, None
     level = int(config.post_restore.checksum)
-    if checkpoint.status >= CheckpointStatus.CHECKSUM_SKIPPED:
+    if done >= CheckpointStatus.CHECKSUM_SKIPPED:
         checksum_state = "done earlier"
     elif level == 0:
-        store.update_status(name, CheckpointStatus.CHECKSUM_SKIPPED)
+        status = CheckpointStatus.CHECKSUM_SKIPPED
     else:
-        checksum_state, expected, actual = _checksum_table(env, store, checkpoint, table, level)
+        checksum_state, expected, actual = _checksum_table(env, result, level)
+        status = CheckpointStatus.CHECKSUMMED if expected is not None else CheckpointStatus.CHECKSUM_SKIPPED
     analyze_state = "off"
     analyze_level = int(config.post_restore.analyze)
-    if analyze_level and checkpoint.status < CheckpointStatus.ANALYZED:
+    schema, table = env.table_source(name).schema, env.table_source(name).name
+    if done >= CheckpointStatus.ANALYZE_SKIPPED:
+        analyze_state = "done earlier"
+    elif analyze_level:
         conn = env.connect()
         try:
             with conn.cursor() as cur:
-                cur.execute(f"ANALYZE TABLE {qualified_name(table.schema, table.name)}")
+                cur.execute(f"ANALYZE TABLE {qualified_name(schema, table)}")
                 cur.fetchall()
             analyze_state = "done"
-            store.update_status(name, CheckpointStatus.ANALYZED)
+            status = CheckpointStatus.ANALYZED
         except Exception as exc:  # noqa: BLE001 - optional analyze only warns
             if analyze_level == 2:
-                store.update_status(name, failed_status(CheckpointStatus.ANALYZED))
                 raise TargetError(f"ANALYZE TABLE {name} failed: {mysql_message(exc)}") from exc
             analyze_state = f"failed: {mysql_message(exc)}"
             log.warning("table %s: ANALYZE TABLE failed (analyze = optional): %s", name, mysql_message(exc))
         finally:
             conn.close()
-    elif analyze_level == 0 and checkpoint.status < CheckpointStatus.ANALYZE_SKIPPED:
-        store.update_status(name, CheckpointStatus.ANALYZE_SKIPPED)
-    return PostProcessResult(name, checksum_state, analyze_state, expected, actual)
+    else:
+        status = CheckpointStatus.ANALYZE_SKIPPED
+    return PostProcessResult(name, checksum_state, analyze_state, expected, actual, status)
 
 
-def _checksum_table(env, store, checkpoint: TableCheckpoint, table: TableSource, level: int):
-    name = checkpoint.name
-    column_sets = {c.columns for c in checkpoint.chunks if c.rows or c.finished}
-    before = checkpoint.checksum_before or RowChecksum()
+def _checksum_table(env: ImportEnv, result: TableResult, level: int):
+    name = result.table
+    before = result.checksum_before or RowChecksum()
     reason = None
-    if len(column_sets) > 1:
+    if result.mixed_columns:
         reason = "the table's files carry different column lists"
-    elif before.rows and column_sets and next(iter(column_sets)) is not None:
+    elif before.rows and result.columns is not None:
         reason = "the target table held rows before the import and the files carry only some of its columns"
-    conn = env.connect(data=True)
-    try:
-        target = fetch_table_info(conn, table.schema, table.name)
-        if reason is None and target is not None:
-            names = next(iter(column_sets), None)
+    source = env.table_source(name)
+    actual = None
+    if reason is None:
+        conn = env.connect(data=True)
+        try:
+            target = fetch_table_info(conn, source.schema, source.name)
+            if target is None:
+                raise TargetError(f"table {name} does not exist in the target any more")
+            names = result.columns
             columns = target.insertable_columns if names is None else tuple(target.column(n) for n in names)
-            actual = fetch_target_checksum(
-                conn, target, columns=columns, time_zone=env.prepared.session.time_zone
-            )
-        else:
-            actual = None
-    finally:
-        conn.close()
+            actual = fetch_target_checksum(conn, target, columns=columns, time_zone=env.prepared.session.time_zone)
+        finally:
+            conn.close()
     if reason is not None:
         log.warning("table %s: checksum skipped: %s", name, reason)
-        store.update_status(name, CheckpointStatus.CHECKSUM_SKIPPED)
         return f"skipped: {reason}", None, None
-    expected = before + checkpoint.checksum
+    expected = before + result.checksum
     mismatch = compare_checksums(name, expected, actual)
     if mismatch is None:
-        store.update_status(name, CheckpointStatus.CHECKSUMMED)
         log.info("table %s: checksum ok (%d rows)", name, actual.rows)
         return "ok", expected, actual
     if level == 2:
-        store.update_status(name, failed_status(CheckpointStatus.CHECKSUMMED))
         raise ChecksumMismatch(mismatch)
     log.warning("%s (checksum = optional: not failing)", mismatch)
-    store.update_status(name, CheckpointStatus.CHECKSUMMED)
     return "mismatch", expected, actual
 
 

@@ -1,0 +1,506 @@
+"""One operator per Lightning step, each thin over ``core/importer``.
+
+The operators share their arguments (source, target connection, config) and hand each other small JSON
+values through XCom: what ``prepare`` found, the task checkpoint and table list from
+``init_checkpoint``, each table's result from ``import_table``. Checkpoints live in the Task State Store
+of the task instance that imports the table (``hooks/checkpoint_store.py``), unless ``[checkpoint]``
+names a file or a MySQL server explicitly.
+
+Importing this module is cheap: everything heavy is imported inside ``execute``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+log = logging.getLogger(__name__)
+
+#: Airflow's default ``[core] max_map_length``: more tables than this share map indexes.
+MAX_MAP_LENGTH = 1024
+#: How often task logs get a progress line.
+PROGRESS_LOG_INTERVAL = 30.0
+#: The asset alias every imported table is reported under (``mysql://host:port/db/table`` assets).
+ASSET_ALIAS = "lightning-imported-tables"
+
+
+def import_task_id(dag_id: str, run_id: str, group_id: str) -> int:
+    """Lightning's task id for one import of one DAG run: the same in every task, every try and Clear.
+
+    It names the import's rows in the target's task-info schema (progress markers, error tables), so a
+    table cleared and run again finds what the run already committed.
+    """
+    digest = hashlib.sha256(f"{dag_id}\0{run_id}\0{group_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # a positive BIGINT
+
+
+class LightningBaseOperator(BaseOperator):
+    """What every step needs: the source, the target, the configuration.
+
+    :param source: the data source: a directory, or ``s3://bucket/prefix`` (``mydumper.data-source-dir``).
+    :param target_conn_id: an Airflow connection of type ``mysql`` for the target database.
+    :param config: Lightning's configuration as a nested dict (the keys of ``tidb-lightning.toml``).
+    :param config_file: a ``tidb-lightning.toml`` on the worker; ``config`` is merged over it.
+    :param options: extra settings as dotted keys (``{"conflict.strategy": "replace"}``), applied last.
+    :param aws_conn_id: an Airflow connection of type ``aws`` for an S3 source.
+    """
+
+    template_fields: Sequence[str] = ("source", "target_conn_id", "config", "config_file", "options", "aws_conn_id")
+    template_fields_renderers = {"config": "json", "options": "json"}
+    ui_color = "#fde68a"
+
+    def __init__(
+        self,
+        *,
+        source: str | None = None,
+        target_conn_id: str = "mysql_default",
+        config: dict[str, Any] | None = None,
+        config_file: str | None = None,
+        options: dict[str, Any] | None = None,
+        aws_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.target_conn_id = target_conn_id
+        self.config = config
+        self.config_file = config_file
+        self.options = options
+        self.aws_conn_id = aws_conn_id
+
+    def render_template(self, content: Any, context: Any, jinja_env: Any = None, seen_oids: Any = None) -> Any:
+        # Jinja drops a string's trailing newline: a literal "\n" (a CSV terminator) would become "".
+        # Strings without template syntax are left exactly as written.
+        if isinstance(content, str) and "{{" not in content and "{%" not in content:
+            return content
+        return super().render_template(content, context, jinja_env, seen_oids)
+
+    # -- shared plumbing -------------------------------------------------------------------------
+
+    def load_config(self) -> Any:
+        from airflow_provider_lightning.core.config import load_config  # noqa: PLC0415
+
+        overrides = {k: v for k, v in (self.options or {}).items() if v is not None and v != ""}
+        if self.source:
+            overrides["mydumper.data-source-dir"] = self.source
+        return load_config(self.config_file or None, data=self.config or None, overrides=overrides)
+
+    def import_env(self, prepared: dict[str, Any] | None = None) -> Any:
+        from airflow_provider_lightning.core.importer.steps import ImportEnv, PreparedImport  # noqa: PLC0415
+        from airflow_provider_lightning.core.storage import open_storage  # noqa: PLC0415
+        from airflow_provider_lightning.hooks.connections import LightningS3Hook, LightningTargetHook  # noqa: PLC0415
+
+        config = self.load_config()
+        settings = LightningTargetHook(self.target_conn_id).get_connection_settings()
+        s3 = LightningS3Hook(self.aws_conn_id).get_s3_options() if self.aws_conn_id else None
+        storage = open_storage(config.mydumper.data_source_dir, s3=s3)
+        return ImportEnv(
+            config,
+            PreparedImport.from_json(prepared) if prepared else None,
+            settings=settings,
+            storage=storage,
+        )
+
+    def lightning_task_id(self, context: Context) -> int:
+        group = self.task_id.rsplit(".", 1)[0] if "." in self.task_id else ""
+        return import_task_id(self.dag_id, context["run_id"], group)
+
+    def explicit_store(self, env: Any) -> Any | None:
+        """The file or mysql store the config names explicitly, or None for the Task State Store."""
+        checkpoint = env.config.checkpoint
+        if checkpoint.driver == "airflow" or (checkpoint.driver == "file" and not checkpoint.dsn):
+            return None
+        from airflow_provider_lightning.core.checkpoints.store import open_checkpoint_store  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.steps import default_checkpoint_file  # noqa: PLC0415
+
+        return open_checkpoint_store(
+            checkpoint.driver,
+            checkpoint.dsn,
+            schema=checkpoint.schema,
+            target=env.settings,
+            default_file=default_checkpoint_file(env.storage.url, env.settings),
+        )
+
+
+class LightningPrepareOperator(LightningBaseOperator):
+    """Validate the config, connect, read the target's facts and decide the import session (XCom: JSON)."""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_lightning.core.importer.steps import prepare  # noqa: PLC0415
+
+        env = self.import_env()
+        prepared = prepare(env.config, settings=env.settings, storage=env.storage)
+        return prepared.to_json()
+
+
+class _AfterPrepare(LightningBaseOperator):
+    template_fields: Sequence[str] = (*LightningBaseOperator.template_fields, "prepared")
+
+    def __init__(self, *, prepared: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prepared = prepared
+
+
+class LightningRestoreSchemaOperator(_AfterPrepare):
+    """Create databases, tables and views from the dump's schema files, idempotently."""
+
+    def execute(self, context: Context) -> int:
+        from airflow_provider_lightning.core.importer.steps import restore_schema  # noqa: PLC0415
+
+        return len(restore_schema(self.import_env(self.prepared)))
+
+
+class LightningPrecheckOperator(_AfterPrepare):
+    """Run every precheck; fail with the whole report when a critical one fails."""
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from airflow_provider_lightning.core.importer.precheck import precheck  # noqa: PLC0415
+
+        env = self.import_env(self.prepared)
+        store = self.explicit_store(env) or _ResumeView(env, self.lightning_task_id(context))
+        try:
+            return precheck(env, store).to_json()
+        finally:
+            store.close()
+
+
+class LightningInitCheckpointOperator(_AfterPrepare):
+    """Create or load the task checkpoint; return the sorted tables, grouped for mapping.
+
+    XCom ``tables``: a list of table-name lists, one per ``import_table`` task instance (one table each,
+    unless there are more tables than ``[core] max_map_length``); XCom ``task``: the task checkpoint.
+    """
+
+    def __init__(self, *, max_map_length: int = MAX_MAP_LENGTH, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_map_length = max_map_length
+
+    def execute(self, context: Context) -> list[list[str]]:
+        from airflow_provider_lightning.core.importer.steps import init_checkpoint  # noqa: PLC0415
+        from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore  # noqa: PLC0415
+
+        env = self.import_env(self.prepared)
+        store = self.explicit_store(env)
+        own_store = store is None
+        if own_store:
+            store = _TaskOnlyStore(TaskStateCheckpointStore(context["task_state_store"]))
+        try:
+            names = init_checkpoint(env, store, task_id=self.lightning_task_id(context), plan_tables=not own_store)
+            task = store.get_task()
+        finally:
+            store.close()
+        context["ti"].xcom_push(key="task", value=task.to_json())
+        groups = group_tables(names, self.max_map_length)
+        log.info("%d tables to import in %d task instances", len(names), len(groups))
+        return groups
+
+
+def group_tables(names: Sequence[str], max_groups: int) -> list[list[str]]:
+    """Sorted table names cut into at most ``max_groups`` consecutive groups of nearly equal size."""
+    names = sorted(names)
+    if not names:
+        return []
+    count = min(len(names), max(1, max_groups))
+    size, extra = divmod(len(names), count)
+    groups, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        groups.append(list(names[start:end]))
+        start = end
+    return groups
+
+
+class LightningImportTableOperator(_AfterPrepare):
+    """Import one table (or a few), resuming from its checkpoint; mapped over ``init_checkpoint``'s tables.
+
+    A retry or a Clear of this task instance resumes the table where it stopped: finished chunks are
+    skipped, a half-done chunk continues after its last committed batch. The result (rows, bytes,
+    seconds, checksum) goes to ``post_process`` by XCom, and each table is announced as an Airflow Asset
+    ``mysql://host:port/db/table`` through the asset alias ``lightning-imported-tables``.
+
+    :param tables: the table names (`` `db`.`tbl` ``) this task instance imports.
+    :param task_checkpoint: the task checkpoint from ``init_checkpoint`` (XCom ``task``).
+    """
+
+    template_fields: Sequence[str] = (*_AfterPrepare.template_fields, "tables", "task_checkpoint")
+    ui_color = "#fcd34d"
+
+    def __init__(self, *, tables: Any = None, task_checkpoint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tables = tables
+        self.task_checkpoint = task_checkpoint
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from airflow_provider_lightning.core.checkpoints.model import (  # noqa: PLC0415
+            CheckpointStatus,
+            TaskCheckpoint,
+            describe_status,
+            is_error_status,
+        )
+        from airflow_provider_lightning.core.importer.progress import ImportProgress  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.steps import import_table  # noqa: PLC0415
+        from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore  # noqa: PLC0415
+
+        names = [self.tables] if isinstance(self.tables, str) else list(self.tables or [])
+        env = self.import_env(self.prepared)
+        store = self.explicit_store(env)
+        if store is None:
+            task = TaskCheckpoint.from_json(self.task_checkpoint) if self.task_checkpoint else None
+            store = TaskStateCheckpointStore(context["task_state_store"], task=task)
+            dropped = store.retain_only(names)
+            if dropped:
+                log.info("forgot checkpoints of tables this task instance no longer imports: %s", ", ".join(dropped))
+        results = []
+        progress = ImportProgress()
+        reporter = _ProgressLogger(progress, PROGRESS_LOG_INTERVAL)
+        reporter.start()
+        try:
+            for name in names:
+                checkpoint = store.get_table(name)
+                if checkpoint is not None and (
+                    is_error_status(checkpoint.status) or any(is_error_status(e.status) for e in checkpoint.engines)
+                ):
+                    # A retry or a Clear is the user's decision to resume: Lightning's checkpoint-error-ignore.
+                    log.info("table %s: resuming after a failure (%s)", name, describe_status(checkpoint.status))
+                    for engine in checkpoint.engines:
+                        if is_error_status(engine.status):
+                            store.update_status(name, CheckpointStatus.LOADED, engine_id=engine.id)
+                    store.update_status(name, CheckpointStatus.LOADED)
+                result = import_table(env, store, name, progress=progress)
+                results.append(result.to_json())
+                _announce_asset(context, env, name)
+        finally:
+            reporter.stop()
+            store.close()
+        for result in results:
+            log.info(
+                "table %s: %d rows, %d bytes in %.1fs (%d rows to type_error_v1, %d conflicts)",
+                result["table"], result["rows"], result["bytes"], result["seconds"],
+                result["type_errors"], result["conflicts"],
+            )
+        return results
+
+
+class LightningPostProcessOperator(_AfterPrepare):
+    """Checksum every imported table against its source and ANALYZE it, per ``[post-restore]``.
+
+    :param results: the ``import_table`` results (the mapped task's XCom: one list per task instance).
+    """
+
+    template_fields: Sequence[str] = (*_AfterPrepare.template_fields, "results")
+
+    def __init__(self, *, results: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.results = results
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from airflow_provider_lightning.core.errors import ChecksumMismatch  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.steps import TableResult, post_process_table  # noqa: PLC0415
+
+        env = self.import_env(self.prepared)
+        outcomes, failures = [], []
+        for item in _flatten(self.results):
+            result = TableResult.from_json(item)
+            try:
+                outcome = post_process_table(env, result)
+            except ChecksumMismatch as exc:
+                failures.append(str(exc))
+                continue
+            outcomes.append({"table": outcome.table, "checksum": outcome.checksum, "analyze": outcome.analyze,
+                             "rows": result.rows})
+            log.info("table %s: checksum %s, analyze %s", outcome.table, outcome.checksum, outcome.analyze)
+        if failures:
+            raise ChecksumMismatch("\n".join(failures))
+        _log_summary(outcomes, _flatten(self.results))
+        return outcomes
+
+
+class LightningCleanCheckpointsOperator(_AfterPrepare):
+    """Remove this run's checkpoints (or keep them, per ``[checkpoint] keep-after-success``).
+
+    The progress markers and the task-info rows of this import are removed from the target; the Task
+    State Store rows of ``init_checkpoint`` and ``import_table`` are cleared through Airflow's REST API
+    when ``api_conn_id`` names a connection to it (otherwise they expire with
+    ``[state_store] default_retention_days``).
+
+    :param api_conn_id: an Airflow connection (type ``http``) to the Airflow API server, or None.
+    """
+
+    template_fields: Sequence[str] = (*_AfterPrepare.template_fields, "api_conn_id")
+
+    def __init__(self, *, api_conn_id: str | None = None, state_task_ids: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.api_conn_id = api_conn_id
+        self.state_task_ids = tuple(state_task_ids)
+
+    def execute(self, context: Context) -> str:
+        env = self.import_env(self.prepared)
+        keep = str(env.config.checkpoint.keep_after_success)
+        if keep == "origin":
+            return "kept the checkpoints (keep-after-success = origin)"
+        store = self.explicit_store(env)
+        if store is not None:
+            from airflow_provider_lightning.core.importer.steps import clean_checkpoints  # noqa: PLC0415
+
+            try:
+                return clean_checkpoints(env, store)
+            finally:
+                store.close()
+        task_id = self.lightning_task_id(context)
+        markers = env.markers(task_id)
+        if markers is not None:
+            conn = env.connect()
+            try:
+                markers.delete(conn)
+            finally:
+                conn.close()
+        done = ["removed the progress markers from the target"]
+        if self.api_conn_id:
+            from airflow_provider_lightning.hooks.connections import AirflowApiHook  # noqa: PLC0415
+
+            client = AirflowApiHook(self.api_conn_id).get_client()
+            try:
+                for state_task in self.state_task_ids:
+                    client.clear_state(self.dag_id, context["run_id"], state_task, all_map_indices=True)
+            finally:
+                client.close()
+            done.append(f"cleared the Task State Store of {', '.join(self.state_task_ids)}")
+        else:
+            done.append("left the Task State Store rows to expire ([state_store] default_retention_days)")
+        return "; ".join(done)
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+class _ResumeView:
+    """For the precheck inside Airflow: which tables this run already wrote to (its markers in the target)."""
+
+    description = "the progress markers of this DAG run in the target"
+
+    def __init__(self, env: Any, task_id: int) -> None:
+        self._env = env
+        self._task_id = task_id
+
+    def table_names(self) -> list[str]:
+        markers = self._env.markers(self._task_id)
+        if markers is None:
+            return []
+        conn = self._env.connect()
+        try:
+            return markers.tables(conn)
+        finally:
+            conn.close()
+
+    def get_task(self) -> None:
+        return None
+
+    def get_table(self, name: str) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class _TaskOnlyStore:
+    """``init_checkpoint``'s store: the task checkpoint in its own state store; table checkpoints are made
+    by the ``import_table`` task instance that owns each table, so they are not written here."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.description = inner.description
+
+    def get_task(self) -> Any:
+        return self._inner.get_task()
+
+    def put_task(self, task: Any) -> None:
+        self._inner.put_task(task)
+
+    def table_names(self) -> list[str]:
+        return []
+
+    def get_table(self, name: str) -> None:
+        return None
+
+    def put_table(self, table: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _flatten(results: Any) -> list[dict[str, Any]]:
+    """The mapped task's results (one list per task instance) as one list.
+
+    Indexing by ``len`` rather than iterating: iterating a lazy XCom sequence probes one entry past its
+    end, which Airflow logs as an error.
+    """
+    items: list[dict[str, Any]] = []
+    entries = [results[i] for i in range(len(results))] if results is not None else []
+    for entry in entries:
+        if isinstance(entry, dict):
+            items.append(entry)
+        else:
+            items.extend(entry or [])
+    return items
+
+
+def _announce_asset(context: Context, env: Any, name: str) -> None:
+    from airflow.sdk import Asset, AssetAlias  # noqa: PLC0415
+
+    table = env.table_source(name)
+    uri = f"mysql://{env.settings.host}:{env.settings.port}/{table.schema}/{table.name}"
+    try:
+        context["outlet_events"][AssetAlias(ASSET_ALIAS)].add(Asset(uri))
+    except Exception as exc:  # noqa: BLE001 - an asset event must never fail the import itself
+        log.warning("could not announce asset %s: %s", uri, exc)
+
+
+def _log_summary(outcomes: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
+    by_table = {r["table"]: r for r in results}
+    lines = [f"{'table':<40} {'rows':>12} {'MiB':>9} {'seconds':>8}  checksum"]
+    for o in outcomes:
+        r = by_table.get(o["table"], {})
+        lines.append(
+            f"{o['table']:<40} {r.get('rows', 0):>12,} {r.get('bytes', 0) / 2**20:>9.1f} "
+            f"{r.get('seconds', 0):>8.1f}  {o['checksum']}"
+        )
+    log.info("import summary:\n%s", "\n".join(lines))
+
+
+class _ProgressLogger:
+    """Logs bytes and rows done, rows/s and ETA at a steady interval while tables import."""
+
+    def __init__(self, progress: Any, interval: float) -> None:
+        self._progress = progress
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="progress-log", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        from airflow_provider_lightning.core.importer.progress import format_bytes, format_duration  # noqa: PLC0415
+
+        while not self._stop.wait(self._interval):
+            for t in self._progress.snapshot():
+                if t.finished:
+                    continue
+                log.info(
+                    "progress %s: %s of %s (%.1f%%), %d rows, %.0f rows/s, ETA %s",
+                    t.table, format_bytes(t.bytes_done), format_bytes(t.bytes_total), t.fraction * 100,
+                    t.rows, t.rows_per_second, format_duration(t.eta_seconds),
+                )
