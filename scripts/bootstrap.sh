@@ -7,6 +7,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO/.venv"
 export LIGHTNING_TEST_MYSQL_URL="${LIGHTNING_TEST_MYSQL_URL:-mysql://lightning:lightning@127.0.0.1:3306}"
+export LIGHTNING_TEST_POSTGRES_URL="${LIGHTNING_TEST_POSTGRES_URL:-postgresql://lightning:lightning@127.0.0.1:5432/postgres}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -63,6 +64,31 @@ SQL
     fi
 }
 
+ensure_postgres() {
+    # A real PostgreSQL metadata DB for the end-to-end tests with the Airflow services.
+    if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+        say "starting PostgreSQL"
+        local version
+        version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null \
+            || as_root pg_ctlcluster "$version" main start
+        for _ in $(seq 60); do
+            pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && break
+            sleep 0.5
+        done
+    fi
+    if ! PGPASSWORD=lightning psql -h 127.0.0.1 -U lightning -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; then
+        say "creating PostgreSQL role 'lightning'"
+        as_root runuser -u postgres -- psql -q -c "DO \$\$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lightning') THEN
+                CREATE ROLE lightning LOGIN SUPERUSER PASSWORD 'lightning';
+            ELSE
+                ALTER ROLE lightning LOGIN SUPERUSER PASSWORD 'lightning';
+            END IF;
+        END \$\$;"
+    fi
+}
+
 ensure_venv() {
     local stamp="$VENV/.installed" want
     want="$(cat "$REPO/pyproject.toml" | sha256sum | cut -d' ' -f1)"
@@ -81,5 +107,6 @@ ensure_venv() {
 bootstrap() {
     ensure_apt_packages
     ensure_mariadb
+    ensure_postgres
     ensure_venv
 }

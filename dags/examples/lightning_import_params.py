@@ -56,4 +56,6 @@ with DAG(
         conflict_strategy="{{ params.conflict_strategy }}",
         filter="{{ params.filter }}",
         table_concurrency="{{ params.table_concurrency }}",
+        # How often a failed table retries by itself (each retry resumes it); Clear retries it again.
+        table_retries=int(os.environ.get("LIGHTNING_EXAMPLE_TABLE_RETRIES", "2")),
     )

@@ -65,3 +65,25 @@ def load_dag(dags_folder: Path, file_name: str, dag_id: str | None = None):
         dags = [d for d in dags if d.dag_id == dag_id]
     assert len(dags) == 1, f"{file_name} defines {len(dags)} matching DAGs"
     return dags[0]
+
+
+@pytest.fixture(scope="session")
+def airflow_services(tmp_path_factory, mysql_server):
+    """api-server + scheduler + dag-processor (LocalExecutor) on a PostgreSQL metadata DB, for the session."""
+    from tests.airflow.services import drop_postgres_database, start_airflow_services
+
+    target = f"mysql://{mysql_server.user}:{mysql_server.password}@{mysql_server.host}:{mysql_server.port}"
+    services = start_airflow_services(
+        tmp_path_factory.mktemp("airflow-services"),
+        extra_env={
+            "AIRFLOW_CONN_LIGHTNING_TARGET": target,
+            # Failed tables stay failed until cleared, so the tests decide when they resume.
+            "LIGHTNING_EXAMPLE_TABLE_RETRIES": "0",
+        },
+        dag_files=[*EXAMPLES.glob("*.py"), *TEST_DAGS.glob("*.py")],
+    )
+    try:
+        yield services
+    finally:
+        services.stop()
+        drop_postgres_database(services)

@@ -1,0 +1,93 @@
+"""The real Airflow services: trigger through the REST API, fail a table, Clear it, finish exactly."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from airflow_provider_lightning.core.sample import write_shop_dump
+from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore
+from airflow_provider_lightning.hooks.api import RestStateStoreAccessor
+
+DAG_ID = "lightning_import_params"
+IMPORT_TABLE = "import.import_table"
+
+
+@pytest.fixture
+def target_db(mysql_server):
+    name = f"lt_e2e_{uuid.uuid4().hex[:10]}"
+    yield name
+    conn = mysql_server.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()
+
+
+def _count(server, db: str, table: str) -> int:
+    conn = server.connect(db)
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+        n = cur.fetchone()[0]
+    conn.close()
+    return n
+
+
+@pytest.mark.slow
+def test_a_failed_table_is_cleared_through_the_api_and_the_run_ends_with_every_checksum_equal(
+    airflow_services, mysql_server, target_db, tmp_path
+):
+    source = write_shop_dump(tmp_path / "dump", rows=3000, database=target_db)
+    orders = f"`{target_db}`.`orders`"
+    airflow_services.failpoints_file.write_text(
+        json.dumps({"fail-after-batches": {"table": orders, "batches": 2}})
+    )
+    client = airflow_services.client()
+    try:
+        airflow_services.wait_for_dag(client, DAG_ID)
+        # What the UI's trigger form sends: the DAG's Params in the run's conf.
+        run = client.trigger_dag_run(
+            DAG_ID, {"source": str(source), "conflict_strategy": "error", "table_concurrency": 2}
+        )
+        run_id = run["dag_run_id"]
+        airflow_services.wait_for_run(client, DAG_ID, run_id, ("failed",))
+
+        tis = client.task_instances(DAG_ID, run_id)
+        failed = [t for t in tis if t["task_id"] == IMPORT_TABLE and t["state"] == "failed"]
+        assert [t["rendered_map_index"] for t in failed] == [orders]
+        map_index = failed[0]["map_index"]
+        assert {t["task_id"]: t["state"] for t in tis if t["task_id"] == "import.post_process"} == {
+            "import.post_process": "upstream_failed"
+        }
+
+        # While it is failed, its checkpoints are readable through the REST API's state store endpoint.
+        raw = client.list_state(DAG_ID, run_id, IMPORT_TABLE, map_index)
+        assert "lightning/tables" in raw
+        store = TaskStateCheckpointStore(RestStateStoreAccessor(client, DAG_ID, run_id, IMPORT_TABLE, map_index))
+        checkpoint = store.get_table(orders)
+        assert checkpoint is not None and checkpoint.status <= 25  # an error state, as Lightning records it
+        committed_before = _count(mysql_server, target_db, "orders")
+        assert 0 < committed_before < 9000
+        assert checkpoint.rows <= committed_before
+
+        # What the UI's Clear does, for the failed table and what comes after it.
+        client.clear_task_instances(DAG_ID, run_id, [(IMPORT_TABLE, map_index), "import.post_process",
+                                                     "import.clean_checkpoints"])
+        final = airflow_services.wait_for_run(client, DAG_ID, run_id, ("success", "failed"))
+        assert final["state"] == "success", airflow_services.log_tail("scheduler")
+
+        post = client.request(
+            "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/import.post_process/xcomEntries/return_value"
+        ).json()["value"]
+        assert {p["table"]: p["checksum"] for p in post} == {
+            f"`{target_db}`.`{t}`": "ok" for t in ("customers", "events", "orders")
+        }
+        assert _count(mysql_server, target_db, "orders") == 9000
+        results = client.request(
+            "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{IMPORT_TABLE}/xcomEntries/return_value",
+            params={"map_index": map_index},
+        ).json()["value"]
+        assert results[0]["rows_written"] == 9000 - committed_before
+    finally:
+        client.close()
