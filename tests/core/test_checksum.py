@@ -32,6 +32,7 @@ from airflow_provider_lightning.core.checksum import (
     target_checksum_sql,
 )
 from airflow_provider_lightning.core.errors import TargetError
+from airflow_provider_lightning.core.mydump.sql_parser import decode_row
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
 from airflow_provider_lightning.core.target import (
     ColumnInfo,
@@ -1002,3 +1003,44 @@ def test_a_column_info_from_json_hashes_like_the_original(target):
     columns = [ColumnInfo.from_json(json.loads(json.dumps(c.to_json()))) for c in info.columns]
     rows = [[Number(b"1.005"), b"Y"]]
     assert RowHasher(columns).add_rows(rows) == RowHasher(info.columns).add_rows(rows)
+
+
+# --- the fast path for raw SQL rows ------------------------------------------------------------------
+
+_FAST_COLUMNS = [
+    ColumnInfo("id", "int", "int(11)"),
+    ColumnInfo("d", "decimal", "decimal(10,2)", numeric_precision=10, numeric_scale=2),
+    ColumnInfo("c", "char", "char(20)", char_max_length=20),
+    ColumnInfo("v", "varchar", "varchar(50)", char_max_length=50),
+]
+
+
+def _sql_literal(value) -> bytes:
+    if value is None:
+        return b"NULL"
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, tuple):  # a decimal written as text
+        return value[0].encode()
+    quote = b'"' if len(value) % 2 else b"'"
+    body = value.replace(b"\\", b"\\\\").replace(quote, b"\\" + quote)
+    return quote + body + quote
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.integers(-(2**31), 2**31 - 1),
+    st.tuples(st.decimals(-(10**7), 10**7, places=2, allow_nan=False).map(str)),
+    st.binary(max_size=12),
+)
+
+
+@given(rows=st.lists(st.lists(_VALUES, min_size=4, max_size=4), max_size=20))
+def test_raw_rows_hash_as_their_decoded_values_do(rows):
+    hasher = RowHasher(_FAST_COLUMNS)
+    raws = [b"(" + b",".join(_sql_literal(v) for v in row) + b")" for row in rows]
+    assert hasher.hash_sql_rows(raws) == [hasher.hash_row(decode_row(r)) for r in raws]
+
+
+def test_a_raw_row_of_the_wrong_width_hashes_to_zero():
+    assert RowHasher(_FAST_COLUMNS).hash_sql_rows([b"(1,2)"]) == [0]
