@@ -1,245 +1,877 @@
-"""The ``lightning`` command: run a whole import without Airflow.
+"""The ``lightning`` command: run a whole import without Airflow, and maintain its checkpoints.
 
     lightning import -c tidb-lightning.toml
     lightning import --source ./dump --target mysql://user:pass@127.0.0.1:3306
+    lightning ctl checkpoint-dump -c tidb-lightning.toml
+    lightning ctl checkpoint-error-ignore '`db`.`tbl`' -c tidb-lightning.toml
 
-A terminal gets a live display (per table: bytes done / total, rows/s, ETA); a pipe or a log file gets
-plain progress lines at a steady interval. Failures end with the reason in a few lines and a non-zero
-exit code; ``--debug`` adds the traceback.
+A terminal gets a live display (per table: bytes done / total, percent, rows/s, ETA) redrawn in place,
+with log lines printed above it; a pipe or a log file gets plain progress lines at a steady interval. The
+end of an import prints a summary table, the error-table counts with the queries that show the rows, and
+what happened to the checkpoints.
+
+Exit codes: 0 success; 1 the import or the ctl action failed (the reason in a few lines, a traceback only
+with ``--debug``); 2 the command line or the configuration is wrong (nothing was attempted); 130
+interrupted (the next run resumes).
+
+The flags are TiDB Lightning's where they mean something here (``-d``, ``-f``, ``--backend``,
+``--tidb-host`` / ``--tidb-port`` / ``--tidb-user`` / ``--tidb-password``, ``--check-requirements``,
+``--enable-checkpoint``, ``--no-schema``, ``--checksum``, ``--analyze``, ``-L``, ``--log-file``), and,
+as in Lightning, they override the config file. The target password is never printed, nor logged.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import re
 import sys
 import threading
-from collections.abc import Sequence
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_lightning import __version__
-from airflow_provider_lightning.core.errors import LightningError
+from airflow_provider_lightning.core.errors import ConfigError, LightningError
 
 log = logging.getLogger("airflow_provider_lightning.cli")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+PACKAGE_LOGGER = "airflow_provider_lightning"
+LIVE_INTERVAL = 0.5
+PLAIN_INTERVAL = 30.0
+_NO_SOURCE = "(no source given)"
+_URL_SCHEMES = ("mysql", "mariadb", "tidb")
+
+
+class UsageError(Exception):
+    """The command line is wrong: a bad or contradictory flag. Exit code 2, with the usage line."""
+
+
+# --- flags -> configuration overrides ----------------------------------------------------------------
 
 
 def target_overrides(url: str) -> dict[str, Any]:
-    """``mysql://USER[:PASS]@HOST[:PORT]`` (percent-encoded) as ``[tidb]`` overrides; port 3306 if absent."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mysql", "mariadb", "tidb") or not parts.hostname:
-        raise LightningError(
-            f"--target {url!r} is not a target URL; write it as mysql://USER[:PASSWORD]@HOST[:PORT]"
+    """``mysql://USER[:PASS]@HOST[:PORT]`` (percent-encoded) as ``[tidb]`` overrides.
+
+    The host and the port (3306 when absent) always come from the URL. A user in the URL brings its
+    password with it (none when the URL has none); without a user the config's user and password stay.
+    """
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"--target {shown}: {exc}; write it as mysql://USER[:PASSWORD]@HOST[:PORT]") from None
+    if parts.scheme.lower() not in _URL_SCHEMES or not parts.hostname:
+        raise UsageError(f"--target {shown} is not a target URL; write it as mysql://USER[:PASSWORD]@HOST[:PORT]")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UsageError(
+            f"--target {shown}: give only the server, mysql://USER[:PASSWORD]@HOST[:PORT]; the databases "
+            "come from the dump (and [[routes]])"
         )
-    overrides: dict[str, Any] = {"tidb.host": parts.hostname, "tidb.port": parts.port or 3306}
+    overrides: dict[str, Any] = {"tidb.host": parts.hostname, "tidb.port": port or 3306}
     if parts.username is not None:
         overrides["tidb.user"] = unquote(parts.username)
-    if parts.password is not None:
-        overrides["tidb.password"] = unquote(parts.password)
+        overrides["tidb.password"] = unquote(parts.password) if parts.password is not None else ""
     return overrides
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lightning",
-        description="Bulk-import mydumper/Dumpling dumps into MySQL-compatible databases (TiDB Lightning's way).",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    imp = sub.add_parser("import", help="run a whole import: schema, data, checksum")
-    imp.add_argument("-c", "--config", help="a tidb-lightning.toml")
-    imp.add_argument("--source", "-d", help="the data source: a directory or s3://bucket/prefix (mydumper.data-source-dir)")
-    imp.add_argument("--target", help="the target: mysql://USER[:PASSWORD]@HOST[:PORT] (overrides [tidb])")
-    imp.add_argument("-f", "--filter", action="append", help="a table filter rule; repeatable (mydumper.filter)")
-    imp.add_argument("--backend", choices=("tidb", "logical", "local", "physical"), help="tikv-importer.backend")
-    imp.add_argument("--checkpoint-file", help="keep checkpoints in this JSON file ([checkpoint] driver = file)")
-    imp.add_argument("--no-progress", action="store_true", help="no live progress display, only log lines")
-    imp.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-
-    ctl = sub.add_parser("ctl", help="inspect and repair checkpoints (tidb-lightning-ctl)")
-    ctl.add_argument("action", choices=("checkpoint-dump", "checkpoint-error-ignore", "checkpoint-error-destroy", "checkpoint-remove"))
-    ctl.add_argument("table", nargs="?", default="all", help="`db`.`table` or all (default)")
-    ctl.add_argument("-c", "--config", help="the tidb-lightning.toml of the import")
-    ctl.add_argument("--source", "-d")
-    ctl.add_argument("--target")
-    ctl.add_argument("--checkpoint-file")
-    ctl.add_argument("--debug", action="store_true")
-    return parser
+def redact_url(url: str) -> str:
+    """The URL with its password (if any) replaced by ``******``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:******@{host}"
 
 
-def _load(args: argparse.Namespace):
-    from airflow_provider_lightning.core.config import load_config  # noqa: PLC0415
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "t", "true", "yes", "on"):
+        return True
+    if value in ("0", "f", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean; write true or false")
 
+
+def _parse_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1 to 65535)")
+    return port
+
+
+def _parse_interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return seconds
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The dotted config overrides the flags stand for; contradictory flags raise :class:`UsageError`."""
     overrides: dict[str, Any] = {}
     if args.source:
         overrides["mydumper.data-source-dir"] = args.source
+    tidb_flags = {
+        "host": args.tidb_host,
+        "port": args.tidb_port,
+        "user": args.tidb_user,
+        "password": args.tidb_password,
+    }
     if args.target:
-        overrides.update(target_overrides(args.target))
+        from_url = target_overrides(args.target)
+        url_parts = urlsplit(args.target)
+        in_url = {
+            "host": True,
+            "port": url_parts.port is not None,
+            "user": url_parts.username is not None,
+            "password": url_parts.password is not None,
+        }
+        clashes = [f"--tidb-{key}" for key, value in tidb_flags.items() if value is not None and in_url[key]]
+        if clashes:
+            raise UsageError(
+                f"--target already gives the {', '.join(c[len('--tidb-'):] for c in clashes)}; "
+                f"drop {' and '.join(clashes)}, or give the target with --tidb-* flags only"
+            )
+        overrides.update(from_url)
+    for key, value in tidb_flags.items():
+        if value is not None:
+            overrides[f"tidb.{key}"] = value
     if getattr(args, "filter", None):
         overrides["mydumper.filter"] = list(args.filter)
     if getattr(args, "backend", None):
         overrides["tikv-importer.backend"] = args.backend
+    if getattr(args, "sorted_kv_dir", None):
+        overrides["tikv-importer.sorted-kv-dir"] = args.sorted_kv_dir
+    if getattr(args, "check_requirements", None) is not None:
+        overrides["lightning.check-requirements"] = args.check_requirements
+    if args.no_schema:
+        overrides["mydumper.no-schema"] = True
+    for name in ("checksum", "analyze"):
+        level = getattr(args, name, None)
+        if level is not None:
+            overrides[f"post-restore.{name}"] = {"true": True, "false": False}.get(level, level)
+    enable = getattr(args, "enable_checkpoint", None)
+    if enable is not None:
+        if not enable and args.checkpoint_file:
+            raise UsageError("--checkpoint-file and --enable-checkpoint=false contradict each other; drop one")
+        overrides["checkpoint.enable"] = enable
     if args.checkpoint_file:
         overrides["checkpoint.driver"] = "file"
-        overrides["checkpoint.dsn"] = args.checkpoint_file
-    if not args.config and not args.source:
-        raise LightningError("nothing to import: give -c tidb-lightning.toml, or --source DIR and --target URL")
-    return load_config(args.config, overrides=overrides)
+        overrides["checkpoint.dsn"] = str(Path(args.checkpoint_file).expanduser().absolute())
+    return overrides
 
 
-def open_store_for(config: Any):
-    """The checkpoint store the config asks for (a JSON file in a per-user state folder by default)."""
-    from airflow_provider_lightning.core.checkpoints.store import (  # noqa: PLC0415
+def load_cli_config(args: argparse.Namespace, *, need_source: bool = True) -> Any:
+    """The configuration: ``-c`` file (if any), then the flags' overrides."""
+    from airflow_provider_lightning.core.config import load_config
+
+    overrides = config_overrides(args)
+    if need_source and not args.config and not args.source:
+        raise UsageError("nothing to import: give -c tidb-lightning.toml, or --source DIR and --target URL")
+    try:
+        config = load_config(args.config, overrides=overrides)
+    except ConfigError as exc:
+        # ctl finds checkpoints without the source when they are named otherwise (--checkpoint-file, mysql).
+        if need_source or args.source or exc.key != "mydumper.data-source-dir":
+            raise
+        config = load_config(args.config, overrides={**overrides, "mydumper.data-source-dir": _NO_SOURCE})
+    if getattr(args, "sorted_kv_dir", None) and str(config.tikv_importer.backend) == "tidb":
+        raise UsageError(
+            "--sorted-kv-dir is for the physical backend (--backend local); the logical backend (tidb) keeps "
+            "nothing on local disk"
+        )
+    return config
+
+
+def open_store_for(config: Any) -> Any:
+    """The checkpoint store the config asks for (by default a JSON file per source and target, in
+    ``$XDG_STATE_HOME/airflow-provider-lightning/checkpoints``)."""
+    from airflow_provider_lightning.core.checkpoints.store import (
         MemoryCheckpointStore,
         open_checkpoint_store,
     )
-    from airflow_provider_lightning.core.importer.steps import (  # noqa: PLC0415
+    from airflow_provider_lightning.core.importer.steps import (
         connection_settings,
         default_checkpoint_file,
     )
-    from airflow_provider_lightning.core.storage import open_storage  # noqa: PLC0415
+    from airflow_provider_lightning.core.storage import open_storage
 
     if not config.checkpoint.enable:
         return MemoryCheckpointStore()
     settings = connection_settings(config)
-    dsn = config.checkpoint.dsn
-    default = default_checkpoint_file(open_storage(config.mydumper.data_source_dir).url, settings)
+    source = config.mydumper.data_source_dir
+    needs_default = config.checkpoint.driver == "file" and not config.checkpoint.dsn.strip()
+    if needs_default and source == _NO_SOURCE:
+        raise UsageError(
+            "which checkpoints? give --checkpoint-file, or -c tidb-lightning.toml, or the --source and --target "
+            "of the import (its checkpoint file is found from them)"
+        )
+    default = default_checkpoint_file(open_storage(source).url, settings) if needs_default else Path()
     return open_checkpoint_store(
-        config.checkpoint.driver, dsn, schema=config.checkpoint.schema, target=settings, default_file=default
+        config.checkpoint.driver, config.checkpoint.dsn, schema=config.checkpoint.schema, target=settings,
+        default_file=default,
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
+# --- the parser -----------------------------------------------------------------------------------------
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_argument_group("source, target and checkpoints (override the config file)")
+    where.add_argument("-c", "--config", metavar="FILE", help="a tidb-lightning.toml")
+    where.add_argument(
+        "-d", "--source", metavar="DIR",
+        help="the data source: a directory or s3://bucket/prefix (mydumper.data-source-dir)",
     )
-    try:
-        if args.command == "import":
-            return _run_import(args)
-        from airflow_provider_lightning.core.ctl import run_ctl  # noqa: PLC0415
+    where.add_argument(
+        "--target", metavar="URL",
+        help="the target server: mysql://USER[:PASSWORD]@HOST[:PORT], percent-encoded, port 3306 by default",
+    )
+    where.add_argument("--tidb-host", metavar="HOST", help="target host (tidb.host)")
+    where.add_argument("--tidb-port", metavar="PORT", type=_parse_port, help="target port (tidb.port)")
+    where.add_argument("--tidb-user", metavar="USER", help="target user (tidb.user)")
+    where.add_argument(
+        "--tidb-password", metavar="PASSWORD",
+        help="target password (tidb.password); visible to other local users in the process list, so prefer "
+        "the config file",
+    )
+    where.add_argument(
+        "--checkpoint-file", metavar="FILE", help="keep checkpoints in this JSON file (checkpoint.driver = file)"
+    )
+    where.add_argument("--no-schema", action="store_true", help="the target tables exist already (mydumper.no-schema)")
+    out = common.add_argument_group("output")
+    out.add_argument(
+        "-L", "--log-level", choices=("debug", "info", "warn", "warning", "error"), default=None, metavar="LEVEL",
+        help="debug, info (the default), warn or error",
+    )
+    out.add_argument(
+        "--log-file", metavar="FILE",
+        help="write the log to this file; the terminal then shows only warnings, errors and progress",
+    )
+    out.add_argument("--debug", action="store_true", help="debug logs and tracebacks (the password stays hidden)")
+    return common
 
-        config = _load(args)
-        print(run_ctl(config, open_store_for(config), args.action, args.table))
-        return EXIT_OK
-    except LightningError as exc:
-        if args.debug:
-            log.exception("import failed")
-        print(f"\nlightning: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("\nlightning: interrupted; run the same command again to resume", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:  # noqa: BLE001 - a bug of ours: still one readable line unless --debug
-        if args.debug:
-            log.exception("unexpected error")
-        print(f"\nlightning: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
-        return EXIT_FAILED
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lightning",
+        description="Bulk-import mydumper/Dumpling dumps into MySQL-compatible databases, the way TiDB Lightning does.",
+        epilog="Exit codes: 0 done, 1 failed, 2 bad command line or configuration, 130 interrupted.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{import,ctl}")
+    common = _common_options()
+
+    imp = sub.add_parser(
+        "import", parents=[common], help="run a whole import: schema, data, checksum",
+        description="Run a whole import: create the schema, import the rows, verify them by checksum.",
+        epilog="Exit codes: 0 done, 1 failed, 2 bad command line or configuration, 130 interrupted.",
+    )
+    what = imp.add_argument_group("what and how to import (override the config file)")
+    what.add_argument(
+        "-f", "--filter", action="append", metavar="RULE",
+        help="a table filter rule such as 'db.*' or '!db.tmp_*'; repeatable (mydumper.filter)",
+    )
+    what.add_argument(
+        "--backend", choices=("tidb", "logical", "local", "physical"),
+        help="tidb (= logical: SQL statements, any MySQL-compatible server) or local (= physical; needs TiKV)",
+    )
+    what.add_argument("--sorted-kv-dir", metavar="DIR", help="local sort folder of the physical backend")
+    what.add_argument(
+        "--check-requirements", metavar="BOOL", nargs="?", const=True, type=_parse_bool,
+        help="run the prechecks (default true); --check-requirements false skips them",
+    )
+    what.add_argument(
+        "--enable-checkpoint", metavar="BOOL", nargs="?", const=True, type=_parse_bool,
+        help="keep checkpoints so a failed run resumes (default true)",
+    )
+    what.add_argument(
+        "--checksum", choices=("required", "optional", "off", "true", "false"), help="post-restore.checksum"
+    )
+    what.add_argument(
+        "--analyze", choices=("required", "optional", "off", "true", "false"), help="post-restore.analyze"
+    )
+    show = imp.add_argument_group("progress display")
+    show.add_argument("--no-progress", action="store_true", help="no live display on a terminal: plain lines")
+    show.add_argument(
+        "--progress-interval", metavar="SECONDS", type=_parse_interval,
+        help=f"how often progress is shown (default {LIVE_INTERVAL:g}s live, {PLAIN_INTERVAL:g}s as plain lines)",
+    )
+
+    ctl = sub.add_parser(
+        "ctl", parents=[common], help="inspect and repair checkpoints (tidb-lightning-ctl)",
+        description="Inspect and repair the checkpoints of an import. Give it the same -c / --source / --target "
+        "/ --checkpoint-file as the import, so it finds the same checkpoints.",
+        epilog=(
+            "After a table failed: checkpoint-error-ignore keeps its rows and lets the next run continue where it "
+            "stopped (fix the cause first); checkpoint-error-destroy drops the table so the next run imports it "
+            "from scratch. checkpoint-remove forgets checkpoints and leaves the target table as it is. "
+            "Exit codes: 0 done, 1 failed, 2 bad command line or configuration."
+        ),
+    )
+    from airflow_provider_lightning.core.ctl import ACTIONS
+
+    ctl.add_argument("action", nargs="?", choices=ACTIONS, metavar="ACTION", help=", ".join(ACTIONS))
+    ctl.add_argument("table", nargs="?", help="`db`.`table`, db.table, or all")
+    ctl.add_argument("--output", metavar="DIR", help="checkpoint-dump: write tables.csv, engines.csv, chunks.csv here")
+    lightning_style = ctl.add_argument_group("tidb-lightning-ctl's flags (the same actions)")
+    lightning_style.add_argument("--checkpoint-dump", metavar="DIR", help="= checkpoint-dump --output DIR")
+    for action in ACTIONS[1:]:
+        lightning_style.add_argument(f"--{action}", metavar="TABLE", help=f"= {action} TABLE")
+    return parser
 
 
-def _run_import(args: argparse.Namespace) -> int:
-    from airflow_provider_lightning.core.importer.progress import ImportProgress  # noqa: PLC0415
-    from airflow_provider_lightning.core.importer.steps import run_import  # noqa: PLC0415
+def _ctl_request(args: argparse.Namespace) -> tuple[str, str | None, Path | None]:
+    """(action, table, output) from either form; more than one action, or a missing one, is a usage error."""
+    from airflow_provider_lightning.core.ctl import ACTIONS, DUMP
 
-    config = _load(args)
-    store = open_store_for(config)
-    progress = ImportProgress()
-    live = sys.stderr.isatty() and not args.no_progress
-    reporter = ProgressReporter(progress, sys.stderr, live=live, interval=0.5 if live else 10.0)
-    reporter.start()
-    try:
-        summary = run_import(config, store, progress=progress)
-    finally:
-        reporter.stop()
-        store.close()
-    print(render_summary(summary))
-    return EXIT_OK
+    requests: list[tuple[str, str | None, str | None]] = []
+    if args.action:
+        requests.append((args.action, args.table, args.output))
+    elif args.table:
+        raise UsageError(f"{args.table!r} is not an action; one of {', '.join(ACTIONS)}")
+    if args.checkpoint_dump:
+        requests.append((DUMP, None, args.checkpoint_dump))
+    for action in ACTIONS[1:]:
+        value = getattr(args, action.replace("-", "_"))
+        if value:
+            requests.append((action, value, None))
+    if not requests:
+        raise UsageError(f"no action: give one of {', '.join(ACTIONS)}")
+    if len(requests) > 1:
+        raise UsageError(f"give one action at a time, not {' and '.join(r[0] for r in requests)}")
+    action, table, output = requests[0]
+    if action == DUMP and table:
+        raise UsageError(f"{DUMP} takes no table (it lists them all); to write CSV files use --output DIR")
+    if action != DUMP and args.output:
+        raise UsageError(f"--output is for {DUMP} only")
+    if action != DUMP and not table:
+        raise UsageError(f"{action} needs a table: `db`.`table`, db.table, or all")
+    return action, table, Path(output) if output else None
+
+
+# --- output: redaction, the console, logging --------------------------------------------------------------
+
+
+class Redactor:
+    """A last line of defence against printing a secret: hides the password in any ``scheme://user:password@``
+    text, and the given secrets where they are distinctive enough to be replaced safely.
+
+    The password is kept out of messages where they are made (the config dump, the ``--target`` URL, the
+    checkpoint DSN); this catches what someone else's message might still carry.
+    """
+
+    _URL_PASSWORD = re.compile(r"(\w://[^:/@\s]*):([^@\s]+)@")
+    # Shorter or purely alphanumeric secrets could be ordinary words of the output ("lightning").
+    _MIN_LENGTH = 8
+
+    def __init__(self) -> None:
+        self._secrets: list[str] = []
+
+    def add(self, secret: str | None) -> None:
+        if not secret or len(secret) < self._MIN_LENGTH or secret.isalnum():
+            return
+        for form in {secret, quote(secret, safe=""), repr(secret)[1:-1]}:
+            if form not in self._secrets:
+                self._secrets.append(form)
+        self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "******")
+        return self._URL_PASSWORD.sub(r"\1:******@", text)
+
+
+class _RedactingFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor, fmt: str) -> None:
+        super().__init__(fmt)
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redact(super().format(record))
+
+
+class Console:
+    """The terminal (or pipe) the live display and the log lines share.
+
+    With ``live``, the display is a block of lines at the bottom, redrawn in place; a log line is printed
+    above it (the block is erased, the line written, the block drawn again), so neither garbles the other.
+    """
+
+    def __init__(self, stream: TextIO, *, live: bool, redact: Redactor) -> None:
+        self.stream = stream
+        self.live = live
+        self._redact = redact
+        self._lock = threading.Lock()
+        self._frame: list[str] = []
+        self._drawn = 0
+
+    def write_above(self, text: str) -> None:
+        with self._lock:
+            self._erase()
+            self.stream.write(self._redact(text) + "\n")
+            self._paint()
+            self.stream.flush()
+
+    def draw(self, lines: list[str]) -> None:
+        with self._lock:
+            self._erase()
+            self._frame = lines
+            self._paint()
+            self.stream.flush()
+
+    def release(self) -> None:
+        """Leave the last frame on screen; what is written next goes below it."""
+        with self._lock:
+            self._frame, self._drawn = [], 0
+
+    def _erase(self) -> None:
+        if self._drawn:
+            self.stream.write(f"\r\x1b[{self._drawn}A\x1b[J")
+            self._drawn = 0
+
+    def _paint(self) -> None:
+        if not self._frame:
+            return
+        width = self._width()
+        for line in self._frame:
+            self.stream.write((line[: width - 1] if width > 1 else line) + "\n")
+        self._drawn = len(self._frame)
+
+    def _width(self) -> int:
+        return self._size()[0]
+
+    def height(self) -> int:
+        """The terminal's height in lines (a generous 50 when it does not say)."""
+        return self._size()[1] or 50
+
+    def _size(self) -> tuple[int, int]:
+        try:
+            size = os.get_terminal_size(self.stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            return 0, 0
+        return size.columns, size.lines
+
+
+class _ConsoleHandler(logging.Handler):
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.write_above(self.format(record))
+        except Exception:  # noqa: BLE001 - logging must never break the import
+            self.handleError(record)
+
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def _configure_logging(args: argparse.Namespace, console: Console, redact: Redactor) -> list[logging.Handler]:
+    level_name = "debug" if args.debug else (args.log_level or "info")
+    level = {"warn": logging.WARNING}.get(level_name, getattr(logging, level_name.upper()))
+    handlers: list[logging.Handler] = []
+    on_console = _ConsoleHandler(console)
+    on_console.setFormatter(_RedactingFormatter(redact, _LOG_FORMAT))
+    if args.log_file:
+        to_file = logging.FileHandler(args.log_file, encoding="utf-8")
+        to_file.setFormatter(_RedactingFormatter(redact, _LOG_FORMAT))
+        handlers.append(to_file)
+        on_console.setLevel(logging.WARNING)
+    handlers.append(on_console)
+    root = logging.getLogger()
+    for handler in handlers:
+        root.addHandler(handler)
+    # Other libraries (boto3, pymysql) keep to warnings: their debug output is noise here.
+    root.setLevel(logging.WARNING)
+    logging.getLogger(PACKAGE_LOGGER).setLevel(level)
+    return handlers
+
+
+# --- progress ---------------------------------------------------------------------------------------------
 
 
 class ProgressReporter:
-    """Draws the live display, or writes progress lines, from a background thread."""
+    """Shows an import's progress every ``interval`` seconds from a background thread: a live frame on a
+    terminal, ``progress`` log lines otherwise; and the final state when stopped."""
 
-    def __init__(self, progress: Any, out: TextIO, *, live: bool, interval: float) -> None:
+    def __init__(self, progress: Any, console: Console, *, interval: float) -> None:
         self.progress = progress
-        self.out = out
-        self.live = live
+        self.console = console
         self.interval = interval
+        self._started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
-        self._drawn = 0
 
     def start(self) -> None:
+        self._started = time.monotonic()
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
-        self._draw(final=True)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.show(final=True)
+        self.console.release()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            self._draw()
+            self.show()
 
-    def _draw(self, final: bool = False) -> None:
-        from airflow_provider_lightning.core.importer.progress import format_bytes, format_duration  # noqa: PLC0415
-
+    def show(self, *, final: bool = False) -> None:
+        elapsed = time.monotonic() - self._started
         snapshot = self.progress.snapshot()
-        if not snapshot:
+        if self.console.live:
+            # A frame taller than the screen could not be redrawn in place.
+            lines = progress_lines(snapshot, elapsed, final=final, bar=True, max_lines=self.console.height() - 2)
+            if lines:
+                self.console.draw(lines)
             return
-        lines = []
-        for t in snapshot:
-            state = "done" if t.finished else f"ETA {format_duration(t.eta_seconds)}"
-            lines.append(
-                f"{t.table}: {format_bytes(t.bytes_done)} / {format_bytes(t.bytes_total)} "
-                f"({t.fraction * 100:5.1f}%), {t.rows} rows, {t.rows_per_second:,.0f} rows/s, {state}"
-            )
-        if self.live:
-            if self._drawn:
-                self.out.write(f"\x1b[{self._drawn}F\x1b[J")
-            self.out.write("\n".join(lines) + "\n")
-            self._drawn = len(lines)
-        elif not final:
-            for line in lines:
-                if not line.endswith("done"):
-                    self.out.write(f"progress {line}\n")
-        self.out.flush()
+        # Log lines: the running tables as they go, every table at the end.
+        for line in progress_lines(snapshot, elapsed, final=final, only_running=not final):
+            log.info("progress %s", line)
 
 
-def render_summary(summary: Any) -> str:
-    """The end-of-import table: table, rows, bytes, seconds, checksum; then error-table counts and queries."""
-    from airflow_provider_lightning.core.importer.progress import format_bytes  # noqa: PLC0415
+def progress_lines(
+    snapshot: Sequence[Any],
+    elapsed: float,
+    *,
+    final: bool = False,
+    bar: bool = False,
+    only_running: bool = False,
+    max_lines: int = 0,
+) -> list[str]:
+    """One line per table and a total line: bytes done / total, percent, rows, rows/s, then the ETA (or
+    ``done`` / ``stopped``).
+
+    ``only_running`` leaves finished tables out (the total still counts them); ``max_lines`` (0: no limit)
+    keeps the result that short by folding the finished tables, then the last running ones, into one line.
+    """
+    from airflow_provider_lightning.core.importer.progress import format_bytes, format_duration
+
+    if not snapshot:
+        return []
+    finished = [t for t in snapshot if t.finished]
+    shown = [t for t in snapshot if not (only_running and t.finished)]
+    folded = ""
+    if max_lines and len(shown) + 1 > max_lines:
+        running = [t for t in shown if not t.finished]
+        room = max(0, max_lines - 2)  # the total and the folded line
+        shown, hidden = running[:room], len(snapshot) - min(room, len(running))
+        folded = f"… {hidden} more tables ({len(finished)} done)"
+    rows = []
+    for t in shown:
+        state = "done" if t.finished else ("stopped" if final else f"ETA {format_duration(t.eta_seconds)}")
+        rows.append((t.table, t.bytes_done, t.bytes_total, t.fraction, t.rows, t.rows_per_second, state))
+    done = sum(t.bytes_done for t in snapshot)
+    total = sum(t.bytes_total for t in snapshot)
+    rate = sum(t.rows_this_run for t in snapshot) / elapsed if elapsed > 0 else 0.0
+    rows.append((
+        f"total ({len(finished)}/{len(snapshot)} tables done)", done, total, done / total if total else 1.0,
+        sum(t.rows for t in snapshot), rate, f"{'took' if final else 'elapsed'} {format_duration(elapsed)}",
+    ))
+    name_width = max(len(r[0]) for r in rows)
+    cells = [
+        (f"{format_bytes(d)} / {format_bytes(t)}", f"{f * 100:5.1f}%", f"{n:,} rows", f"{r:,.0f} rows/s")
+        for _, d, t, f, n, r, _ in rows
+    ]
+    widths = [max(len(c[i]) for c in cells) for i in range(4)]
+    lines = []
+    for (name, _d, _t, fraction, _n, _r, state), (size, percent, count, speed) in zip(rows, cells):
+        meter = ""
+        if bar:
+            filled = min(20, int(fraction * 20))
+            meter = "[" + "#" * filled + "." * (20 - filled) + "] "
+        lines.append(
+            f"{name:<{name_width}}  {meter}{size:>{widths[0]}}  {percent:>{widths[1]}}  {count:>{widths[2]}}  "
+            f"{speed:>{widths[3]}}  {state}"
+        )
+    if folded:
+        lines.insert(-1, folded)
+    return lines
+
+
+# --- import -----------------------------------------------------------------------------------------------
+
+
+def render_summary(summary: Any, elapsed: float | None = None) -> str:
+    """The end of an import: a table (table, rows, bytes, seconds, checksum), notes on skipped checksums,
+    the error-table counts with the queries that show their rows, and what happened to the checkpoints."""
+    from airflow_provider_lightning.core.importer.progress import format_bytes
 
     checks = {p.table: p.checksum for p in summary.post}
-    header = ("table", "rows", "bytes", "seconds", "checksum")
-    rows = [
-        (t.table, f"{t.rows:,}", format_bytes(t.bytes), f"{t.seconds:.1f}", checks.get(t.table, "-"))
-        for t in summary.tables
-    ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:<{w}}}" if i in (0, 4) else f"{{:>{w}}}" for i, w in enumerate(widths))
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*r) for r in rows]
+    notes = []
+    rows = []
+    for t in summary.tables:
+        check = checks.get(t.table, "-")
+        if check.startswith("skipped"):
+            reason = check.partition(":")[2].strip()
+            if reason:
+                notes.append(f"checksum skipped for {t.table}: {reason}")
+            check = "skipped"
+        errors = summary.errors.get(t.table, {})
+        rows.append((
+            t.table, f"{t.rows:,}", format_bytes(t.bytes), f"{t.seconds:.1f}", check,
+            ", ".join(f"{n:,} {kind}" for kind, n in sorted(errors.items())) or "-",
+        ))
     total_rows = sum(t.rows for t in summary.tables)
-    lines.append(f"\n{len(summary.tables)} tables, {total_rows:,} rows imported.")
+    total_bytes = sum(t.bytes for t in summary.tables)
+    header = ("table", "rows", "bytes", "seconds", "checksum", "rows not imported")
+    footer = (
+        "total", f"{total_rows:,}", format_bytes(total_bytes), f"{elapsed:.1f}" if elapsed is not None else "", "", "",
+    )
+    widths = [max(len(r[i]) for r in (header, footer, *rows)) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in (1, 2, 3) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    lines = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows), line(footer)]
+    lines.append("")
+    lines.extend(notes)
+    took = f" in {elapsed:.1f}s" if elapsed is not None else ""
+    lines.append(f"{len(summary.tables)} tables, {total_rows:,} rows imported{took}.")
     if summary.errors:
-        lines.append("Rows that were not imported are in the error tables:")
-        for table, kinds in sorted(summary.errors.items()):
-            lines.append("  " + table + ": " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
-        lines.extend("  " + q + ";" for q in summary.error_queries)
+        lines.append("Rows that were not imported are in the error tables; see them with:")
+        lines.extend("  " + query + ";" for query in summary.error_queries)
     if summary.cleaned:
-        lines.append(summary.cleaned[0].upper() + summary.cleaned[1:] + ".")
+        lines.append("Checkpoints: " + summary.cleaned + ".")
     return "\n".join(lines)
+
+
+def _failure_lines(store: Any, message: str = "") -> list[str]:
+    """After a failed import: which tables are marked failed and what to do, or where progress is kept."""
+    from airflow_provider_lightning.core.checkpoints.model import describe_status, is_error_status
+    from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointStore
+    from airflow_provider_lightning.core.ctl import ERROR_DESTROY, ERROR_IGNORE
+
+    if isinstance(store, MemoryCheckpointStore):
+        return ["Checkpoints are off ([checkpoint] enable = false): a new run starts over."]
+    try:
+        if store.get_task() is None:
+            return []
+        failed = []
+        for name in store.table_names():
+            table = store.get_table(name)
+            if table is not None and (
+                is_error_status(table.status) or any(is_error_status(e.status) for e in table.engines)
+            ):
+                failed.append((name, describe_status(table.status)))
+    except LightningError as exc:
+        return [f"(the checkpoints could not be read: {exc})"]
+    if not failed:
+        return [f"Progress is kept in {store.description}: run the same command again to resume."]
+    lines = [f"Progress is kept in {store.description}. Marked as failed:"]
+    lines.extend(f"  {name}: {status}" for name, status in failed)
+    same_options = (
+        "(give `lightning ctl` the same -c / --source / --target / --checkpoint-file options as this command)"
+    )
+    if ERROR_IGNORE in message:  # the message already says what to run
+        return [*lines, same_options]
+    target = "all" if len(failed) > 1 else failed[0][0]
+    return [
+        *lines,
+        f"A run refuses a failed table until you choose {same_options}:",
+        (
+            f"  lightning ctl {ERROR_IGNORE} '{target}'    keep the rows imported so far and continue where it "
+            "stopped (once the cause is fixed)"
+        ),
+        f"  lightning ctl {ERROR_DESTROY} '{target}'   drop the table and import it from scratch",
+    ]
+
+
+def _run_in_thread(work: Callable[[], Any]) -> Any:
+    """Run ``work`` on a thread while the main thread stays free to take Ctrl-C at once."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the main thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="import", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during an import."""
+
+
+class _ImportFailed(Exception):
+    """An import failed with ``cause``; ``notes`` say what the checkpoints hold and what to do next."""
+
+    def __init__(self, cause: BaseException, notes: list[str]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.notes = notes
+
+
+def _run_import(args: argparse.Namespace, console: Console, redact: Redactor) -> int:
+    from airflow_provider_lightning.core.importer.progress import ImportProgress
+    from airflow_provider_lightning.core.importer.steps import run_import
+
+    config = load_cli_config(args)
+    redact.add(config.tidb.password)
+    log.debug("configuration: %s", json.dumps(config.to_dict(redact=True), sort_keys=True))
+    store = open_store_for(config)
+    progress = ImportProgress()
+    interval = args.progress_interval or (LIVE_INTERVAL if console.live else PLAIN_INTERVAL)
+    reporter = ProgressReporter(progress, console, interval=interval)
+    started = time.monotonic()
+    reporter.start()
+    try:
+        try:
+            summary = _run_in_thread(lambda: run_import(config, store, progress=progress))
+        except KeyboardInterrupt:
+            reporter.stop()
+            if not config.checkpoint.enable:
+                raise _Interrupted("interrupted; checkpoints are off, so a new run starts over") from None
+            raise _Interrupted(
+                f"interrupted; every committed row is accounted for in {store.description} and the target: run "
+                "the same command again to resume"
+            ) from None
+        except Exception as exc:
+            reporter.stop()
+            raise _ImportFailed(exc, _failure_lines(store, str(exc))) from exc
+        reporter.stop()
+    finally:
+        store.close()
+    print(redact(render_summary(summary, time.monotonic() - started)), flush=True)
+    return EXIT_OK
+
+
+# --- ctl --------------------------------------------------------------------------------------------------
+
+
+def _run_ctl(args: argparse.Namespace, redact: Redactor) -> int:
+    from airflow_provider_lightning.core.ctl import ctl_target_from_config, run_ctl
+
+    action, table, output = _ctl_request(args)
+    config = load_cli_config(args, need_source=False)
+    redact.add(config.tidb.password)
+    log.debug("configuration: %s", json.dumps(config.to_dict(redact=True), sort_keys=True))
+    store = open_store_for(config)
+    try:
+        result = run_ctl(action, store, table, target=ctl_target_from_config(config), output=output)
+    finally:
+        store.close()
+    print(redact(result.text), flush=True)
+    return EXIT_OK
+
+
+# --- main -------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    subparser = parser._subparsers._group_actions[0].choices[args.command]  # its usage line
+    if unknown:
+        subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    redact = Redactor()
+    redact.add(args.tidb_password)
+    if args.target:
+        redact.add(unquote(urlsplit(args.target).password or ""))
+    live = args.command == "import" and not args.no_progress and sys.stderr.isatty()
+    console = Console(sys.stderr, live=live, redact=redact)
+    handlers = _configure_logging(args, console, redact)
+
+    def fail(message: str) -> None:
+        console.write_above(redact(message))
+
+    try:
+        if args.command == "import":
+            return _run_import(args, console, redact)
+        return _run_ctl(args, redact)
+    except UsageError as exc:
+        fail(subparser.format_usage().rstrip() + f"\nlightning {args.command}: error: {exc}")
+        return EXIT_USAGE
+    except _Interrupted as exc:
+        fail(f"lightning: {exc}")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        # Threads may still be writing; every commit is exact whenever it stops, so stop at once.
+        os._exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        fail("lightning: interrupted")
+        return EXIT_INTERRUPTED
+    except _ImportFailed as exc:
+        code = _report(args, exc.cause, fail, notes=exc.notes)
+        return code
+    except Exception as exc:  # noqa: BLE001 - reported in a few lines, the traceback only with --debug
+        return _report(args, exc, fail)
+    finally:
+        for handler in handlers:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+def _report(
+    args: argparse.Namespace, exc: BaseException, write: Callable[[str], None], *, notes: Sequence[str] = ()
+) -> int:
+    """Print why the command failed (and the traceback with ``--debug``); return the exit code."""
+    if args.debug:
+        write("".join(traceback.format_exception(exc)).rstrip())
+    if isinstance(exc, UsageError):
+        message, code = f"lightning {args.command}: error: {exc}", EXIT_USAGE
+    elif isinstance(exc, ConfigError):
+        message, code = f"lightning: {exc}", EXIT_USAGE
+    elif isinstance(exc, LightningError):
+        message, code = f"lightning: {args.command} failed: {exc}", EXIT_FAILED
+    else:  # a bug of ours, or an error nobody turned into a readable one
+        message = f"lightning: {args.command} failed: unexpected error: {type(exc).__name__}: {exc}"
+        if not args.debug:
+            message += " (run with --debug for the traceback)"
+        code = EXIT_FAILED
+    write("\n".join([message, *notes]))
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["main", "render_summary", "target_overrides", "open_store_for"]
+__all__ = [
+    "Console",
+    "ProgressReporter",
+    "Redactor",
+    "build_parser",
+    "config_overrides",
+    "load_cli_config",
+    "main",
+    "open_store_for",
+    "progress_lines",
+    "redact_url",
+    "render_summary",
+    "target_overrides",
+]
