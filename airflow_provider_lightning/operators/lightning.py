@@ -137,7 +137,7 @@ class LightningPrepareOperator(LightningBaseOperator):
         from airflow_provider_lightning.core.importer.steps import prepare  # noqa: PLC0415
 
         env = self.import_env()
-        prepared = prepare(env.config, settings=env.settings, storage=env.storage)
+        prepared = prepare(env.config, env=env)
         return prepared.to_json()
 
 

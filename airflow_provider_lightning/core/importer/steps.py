@@ -239,7 +239,7 @@ class ImportEnv:
     @property
     def prepared(self) -> PreparedImport:
         if self._prepared is None:
-            self._prepared = prepare(self.config, settings=self.settings, storage=self._storage)
+            self._prepared = prepare(self.config, env=self)
         return self._prepared
 
     @cached_property
@@ -322,10 +322,19 @@ class ImportEnv:
 
 
 def prepare(
-    config: Any, *, settings: ConnectionSettings | None = None, storage: Storage | None = None
+    config: Any,
+    *,
+    settings: ConnectionSettings | None = None,
+    storage: Storage | None = None,
+    env: ImportEnv | None = None,
 ) -> PreparedImport:
-    """Validate, connect, read the server's facts and decide the import session (Lightning's setGlobalVariables)."""
-    settings = settings or connection_settings(config)
+    """Validate, connect, read the server's facts and decide the import session (Lightning's setGlobalVariables).
+
+    Pass ``env`` to reuse its listing of the source.
+    """
+    if env is None:
+        env = ImportEnv(config, settings=settings, storage=storage)
+    settings = env.settings
     if str(config.tikv_importer.backend) != "tidb":
         raise LightningError(
             "tikv-importer.backend = \"local\" (the physical backend) needs TiKV and PD; it is not available "
@@ -340,7 +349,6 @@ def prepare(
     finally:
         conn.close()
     server_zone = server_zone.decode() if isinstance(server_zone, bytes) else str(server_zone)
-    env = ImportEnv(config, settings=settings, storage=storage)
     header = _first_sql_data_header(env)
     session, warnings = decide_session(
         sql_mode=config.tidb.sql_mode,
@@ -872,8 +880,8 @@ def run_import(
 ) -> ImportSummary:
     """All seven steps in one process, tables ``table-concurrency`` at a time."""
     progress = progress or ImportProgress()
-    prepared = prepare(config, settings=settings, storage=storage)
-    env = ImportEnv(config, prepared, settings=settings, storage=storage)
+    env = ImportEnv(config, settings=settings, storage=storage)
+    env.prepared  # noqa: B018 - prepare first: it validates and connects before anything is written
     restore_schema(env)
     report = precheck(env, store)
     names = init_checkpoint(env, store)
