@@ -340,6 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     lightning_style.add_argument("--checkpoint-dump", metavar="DIR", help="= checkpoint-dump --output DIR")
     for action in ACTIONS[1:]:
         lightning_style.add_argument(f"--{action}", metavar="TABLE", help=f"= {action} TABLE")
+    airflow = ctl.add_argument_group(
+        "an import run by Airflow (its checkpoints are in the Task State Store of a DAG run, reached through "
+        "Airflow's REST API)"
+    )
+    airflow.add_argument("--airflow-api", metavar="URL", help="the Airflow API server, e.g. http://localhost:8080")
+    airflow.add_argument("--airflow-user", metavar="USER", help="an Airflow API user")
+    airflow.add_argument("--airflow-password", metavar="PASSWORD", help="its password")
+    airflow.add_argument("--dag-id", metavar="DAG_ID", help="the DAG of the import")
+    airflow.add_argument("--run-id", metavar="RUN_ID", help="the DAG run")
+    airflow.add_argument(
+        "--task-group", metavar="GROUP", default="import", help="the lightning_import TaskGroup's id (default: import)"
+    )
     return parser
 
 
@@ -780,11 +792,26 @@ def _run_ctl(args: argparse.Namespace, redact: Redactor) -> int:
     config = load_cli_config(args, need_source=False)
     redact.add(config.tidb.password)
     log.debug("configuration: %s", json.dumps(config.to_dict(redact=True), sort_keys=True))
-    store = open_store_for(config)
+    client = None
+    if args.airflow_api:
+        if not (args.dag_id and args.run_id):
+            raise UsageError("--airflow-api needs --dag-id and --run-id: the DAG run whose checkpoints to use")
+        redact.add(args.airflow_password)
+        # The Airflow store speaks the public REST API (no Airflow import): see hooks/airflow_ctl.py.
+        from airflow_provider_lightning.hooks.airflow_ctl import airflow_ctl_store  # noqa: PLC0415
+
+        store, client = airflow_ctl_store(
+            args.airflow_api, args.dag_id, args.run_id, group_id=args.task_group,
+            username=args.airflow_user, password=args.airflow_password,
+        )
+    else:
+        store = open_store_for(config)
     try:
         result = run_ctl(action, store, table, target=ctl_target_from_config(config), output=output)
     finally:
         store.close()
+        if client is not None:
+            client.close()
     print(redact(result.text), flush=True)
     return EXIT_OK
 

@@ -504,3 +504,72 @@ class _ProgressLogger:
                     t.table, format_bytes(t.bytes_done), format_bytes(t.bytes_total), t.fraction * 100,
                     t.rows, t.rows_per_second, format_duration(t.eta_seconds),
                 )
+
+
+class LightningCheckpointCtlOperator(BaseOperator):
+    """``lightning ctl`` for the checkpoints of an import run by Airflow (the maintenance DAG uses it).
+
+    Runs one of Lightning's actions — ``checkpoint-dump``, ``checkpoint-error-ignore``,
+    ``checkpoint-error-destroy``, ``checkpoint-remove`` — on the checkpoints of another DAG run, through
+    Airflow's REST API.
+
+    :param action: the action.
+    :param table: `` `db`.`tbl` ``, ``db.tbl`` or ``all`` (not for ``checkpoint-dump``).
+    :param import_dag_id: the DAG of the import.
+    :param import_run_id: its run.
+    :param import_group: the ``lightning_import`` TaskGroup's id in that DAG.
+    :param target_conn_id: the import's target connection (``error-destroy`` drops tables there).
+    :param api_conn_id: a connection (type ``http``) to the Airflow API server.
+    :param config: the import's configuration (only ``task-info-schema-name`` and ``no-schema`` matter).
+    """
+
+    template_fields: Sequence[str] = (
+        "action", "table", "import_dag_id", "import_run_id", "import_group", "target_conn_id", "api_conn_id", "config",
+    )
+    ui_color = "#e5e7eb"
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        import_dag_id: str,
+        import_run_id: str,
+        table: str | None = None,
+        import_group: str = "import",
+        target_conn_id: str = "mysql_default",
+        api_conn_id: str = "airflow_api",
+        config: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.action = action
+        self.table = table
+        self.import_dag_id = import_dag_id
+        self.import_run_id = import_run_id
+        self.import_group = import_group
+        self.target_conn_id = target_conn_id
+        self.api_conn_id = api_conn_id
+        self.config = config
+
+    def execute(self, context: Context) -> str:
+        from airflow_provider_lightning.core.config import load_config  # noqa: PLC0415
+        from airflow_provider_lightning.core.ctl import CtlTarget, run_ctl  # noqa: PLC0415
+        from airflow_provider_lightning.core.target import connect  # noqa: PLC0415
+        from airflow_provider_lightning.hooks.airflow_ctl import AirflowRunCheckpointStore  # noqa: PLC0415
+        from airflow_provider_lightning.hooks.connections import AirflowApiHook, LightningTargetHook  # noqa: PLC0415
+
+        config = load_config(data=self.config or None, overrides={"mydumper.data-source-dir": "."})
+        settings = LightningTargetHook(self.target_conn_id).get_connection_settings()
+        target = CtlTarget(
+            connect=lambda: connect(settings),
+            task_info_schema=config.lightning.task_info_schema_name,
+            keep_table_definitions=config.mydumper.no_schema,
+        )
+        client = AirflowApiHook(self.api_conn_id).get_client()
+        try:
+            store = AirflowRunCheckpointStore(client, self.import_dag_id, self.import_run_id, self.import_group)
+            result = run_ctl(self.action, store, self.table or None, target=target)
+        finally:
+            client.close()
+        log.info("%s", result.text)
+        return result.text

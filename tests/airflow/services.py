@@ -129,6 +129,10 @@ def start_airflow_services(root: Path, *, extra_env: dict[str, str], dag_files: 
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "LIGHTNING_FAILPOINTS": str(home / "failpoints.json"),
+        # The REST API for the maintenance DAG and clean_checkpoints (type http: host, login, password).
+        "AIRFLOW_CONN_AIRFLOW_API": json.dumps(
+            {"conn_type": "http", "host": f"http://127.0.0.1:{port}", "login": API_USER, "password": API_PASSWORD}
+        ),
         **extra_env,
     }
     (home / "failpoints.json").write_text("{}")

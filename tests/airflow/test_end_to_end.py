@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 from airflow_provider_lightning.core.sample import write_shop_dump
 from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore
 from airflow_provider_lightning.hooks.api import RestStateStoreAccessor
+from tests.airflow.services import API_PASSWORD, API_USER
 
 DAG_ID = "lightning_import_params"
 IMPORT_TABLE = "import.import_table"
@@ -68,6 +72,32 @@ def test_a_failed_table_is_cleared_through_the_api_and_the_run_ends_with_every_c
         checkpoint = store.get_table(orders)
         assert checkpoint is not None and checkpoint.status <= 25  # an error state, as Lightning records it
         committed_before = _count(mysql_server, target_db, "orders")
+
+        # lightning ctl sees the same, through the API (what an operator does at 3 a.m.).
+        dump = subprocess.run(
+            [str(Path(sys.executable).with_name("lightning")), "ctl", "checkpoint-dump",
+             "--airflow-api", airflow_services.base_url, "--airflow-user", API_USER,
+             "--airflow-password", API_PASSWORD, "--dag-id", DAG_ID, "--run-id", run_id,
+             "--target", f"mysql://{mysql_server.user}:{mysql_server.password}@{mysql_server.host}:{mysql_server.port}"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert dump.returncode == 0, dump.stderr
+        assert orders in dump.stdout and "failed at" in dump.stdout
+
+        # ... and so does the maintenance DAG, triggered like any other.
+        airflow_services.wait_for_dag(client, "lightning_maintenance")
+        maintenance = client.trigger_dag_run(
+            "lightning_maintenance", {"action": "checkpoint-dump", "dag_id": DAG_ID, "run_id": run_id}
+        )
+        done = airflow_services.wait_for_run(
+            client, "lightning_maintenance", maintenance["dag_run_id"], ("success", "failed")
+        )
+        assert done["state"] == "success"
+        text = client.request(
+            "GET", f"/dags/lightning_maintenance/dagRuns/{maintenance['dag_run_id']}/taskInstances/checkpoint_ctl"
+            "/xcomEntries/return_value"
+        ).json()["value"]
+        assert orders in text and "failed at" in text
         assert 0 < committed_before < 9000
         assert checkpoint.rows <= committed_before
 

@@ -55,7 +55,7 @@ def test_example_dags_import_without_errors():
     ).stdout
     dag_ids, errors = json.loads(out.strip().splitlines()[-1])
     assert errors == {}
-    assert dag_ids == ["lightning_import_params", "lightning_mydumper_daily", "lightning_s3_csv"]
+    assert dag_ids == ["lightning_import_params", "lightning_maintenance", "lightning_mydumper_daily", "lightning_s3_csv"]
 
 
 def test_importing_an_example_dag_file_opens_no_file_and_no_connection(airflow_dags_folder):
