@@ -129,16 +129,17 @@ class ErrorManager:
         if total > self.limits.type:
             first = rows[0]
             raise TooManyErrors(
-                f"table {table}: {first.error} (file {path}, byte {first.offset}). The number of type "
-                f"errors exceeds the threshold configured by `max-error.type`: '{self.limits.type}'; rows "
-                f"already skipped are in {self.schema or '(not recorded)'}.{TYPE_ERROR_TABLE}. Fix the data "
-                "or raise [lightning] max-error, then run the import again: it resumes where it stopped."
+                f"table {table}: {first.error} (file {path}, byte {first.offset}){_hint(first.error)}. The "
+                f"number of type errors exceeds the threshold configured by `max-error.type`: "
+                f"'{self.limits.type}'; rows already skipped are in "
+                f"{self.schema or '(not recorded)'}.{TYPE_ERROR_TABLE}. Fix the data or raise [lightning] "
+                "max-error, then run the import again: it resumes where it stopped."
             )
         if self.enabled:
             cur.executemany(
                 f"INSERT INTO {self._q}.{TYPE_ERROR_TABLE} (task_id, table_name, path, `offset`, error, row_data) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                [(self.task_id, table, path, r.offset, r.error, r.row_data) for r in rows],
+                [(self.task_id, table, path, r.offset, r.error, _text(r.row_data)) for r in rows],
             )
 
     def record_conflicts(self, cur: Any, table: str, path: str, rows: list[RowError]) -> None:
@@ -146,15 +147,20 @@ class ErrorManager:
         if not rows:
             return
         before = self._count(cur, "conflict", len(rows)) - len(rows)
-        recordable = max(0, min(len(rows), self.limits.max_record_rows - before))
-        if self.enabled and recordable:
+        recorded = rows[: max(0, min(len(rows), self.limits.max_record_rows - before))]
+        crossing = self.limits.conflict - before  # index in `rows` of the conflict past the threshold
+        if len(recorded) <= crossing < len(rows):
+            # The conflict that stops the import is recorded even past max-record-rows, so that it can be
+            # found (Lightning's RecordDuplicateOnce, for strategy "error" whose limits are 0).
+            recorded = [*recorded, rows[crossing]]
+        if self.enabled and recorded:
             cur.executemany(
                 f"INSERT INTO {self._q}.{CONFLICT_TABLE} "
                 "(task_id, table_name, path, `offset`, error, row_id, row_data) VALUES (%s, %s, %s, %s, %s, 0, %s)",
-                [(self.task_id, table, path, r.offset, r.error, r.row_data) for r in rows[:recordable]],
+                [(self.task_id, table, path, r.offset, r.error, _text(r.row_data)) for r in recorded],
             )
         if before + len(rows) > self.limits.conflict:
-            first = rows[0]
+            first = rows[max(0, crossing)]
             raise TooManyErrors(
                 f"table {table}: {first.error} (file {path}, byte {first.offset}). The number of conflict "
                 f"errors exceeds the threshold configured by `conflict.threshold`: '{self.limits.conflict}'; "
@@ -169,7 +175,7 @@ class ErrorManager:
             cur.execute(
                 f"INSERT INTO {self._q}.{SYNTAX_ERROR_TABLE} (task_id, table_name, path, `offset`, error, context) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                (self.task_id, table, path, offset, error, context),
+                (self.task_id, table, path, offset, error, _text(context)),
             )
 
     def _count(self, cur: Any, kind: str, n: int) -> int:
@@ -211,3 +217,22 @@ class ErrorManager:
         name = {"type": TYPE_ERROR_TABLE, "syntax": SYNTAX_ERROR_TABLE, "conflict": CONFLICT_TABLE}[kind]
         escaped = table.replace("\\", "\\\\").replace("'", "\\'")
         return f"SELECT * FROM {self._q}.{name} WHERE task_id = {self.task_id} AND table_name = '{escaped}'"
+
+
+def _text(data: bytes | str) -> str:
+    """Row bytes as text for the error tables: bytes that are not UTF-8 shown as ``\\xNN``.
+
+    The columns are utf8mb4 text, as in Lightning; a raw invalid byte (the very reason a row can be a type
+    error) would make the server refuse the error record itself.
+    """
+    return data if isinstance(data, str) else data.decode("utf-8", "backslashreplace")
+
+
+def _hint(error: str) -> str:
+    """What a server error usually means for an import, where it is not obvious from the error."""
+    if error.startswith("Column count doesn't match value count"):
+        return (
+            " — the row has a different number of values than the columns it is written to; for a CSV "
+            "file check [mydumper.csv] separator, delimiter and header against the file"
+        )
+    return ""

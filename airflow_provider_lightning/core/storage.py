@@ -451,6 +451,8 @@ class DecompressingReader(io.RawIOBase):
                 )
             self._buf, self._buf_pos = b"", 0
             return
+        if self.raw_position == 0:
+            self._check_magic(chunk)
         self.raw_position += len(chunk)
         try:
             self._buf = self._decoder.decompress(chunk)
@@ -462,9 +464,58 @@ class DecompressingReader(io.RawIOBase):
             ) from exc
         self._buf_pos = 0
 
+    def _check_magic(self, head: bytes) -> None:
+        """Refuse, with a message that says so, a file that does not start as its compression must.
+
+        A decoder's own error for it ("incorrect header check") says nothing about the usual cause: a
+        plain file with a compressed file's extension.
+        """
+        if _starts_like(self._compression, head):
+            return
+        name = _FORMAT_NAMES[self._compression]
+        message = f"the file is not {name} data (it does not start with {name}'s magic bytes)"
+        if _looks_like_text(head):
+            message += (
+                "; it looks like plain text: if it is not compressed, remove the compression extension from "
+                "its name (or set compression = \"\" in its [[mydumper.files]] rule)"
+            )
+        else:
+            message += "; fix the file's extension to match its compression, or copy it again from its origin"
+        raise SourceError(self._path, message, offset=0)
+
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+_FORMAT_NAMES = {Compression.GZ: "gzip", Compression.ZSTD: "zstd", Compression.SNAPPY: "framed snappy"}
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_SKIPPABLE_MAGIC = b"\x2a\x4d\x18"  # after a first byte 0x50..0x5f: a skippable frame
+
+
+def _starts_like(compression: Compression, head: bytes) -> bool:
+    """Whether ``head`` (the first bytes read, maybe fewer than a magic number) can start such a stream."""
+    if compression == Compression.GZ:
+        return _GZIP_MAGIC.startswith(head[:2])
+    if compression == Compression.ZSTD:
+        if _ZSTD_MAGIC.startswith(head[:4]):
+            return True
+        return 0x50 <= head[0] <= 0x5F and _ZSTD_SKIPPABLE_MAGIC.startswith(head[1:4])
+    if compression == Compression.SNAPPY:
+        return _SnappyDecoder._HEADER.startswith(head[: len(_SnappyDecoder._HEADER)])
+    return True
+
+
+def _looks_like_text(data: bytes) -> bool:
+    sample = data[:512]
+    if any(b < 0x20 and b not in b"\t\n\r" for b in sample):
+        return False
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(sample) - 3  # only a character cut by the sample's end
+    return True
 
 
 def open_source_file(

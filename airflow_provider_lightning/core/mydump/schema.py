@@ -588,6 +588,25 @@ def _check_create_body(head: _CreateHead, tokens: Sequence[_Token], sql: bytes, 
         raise origin.error(sql, 0, "CREATE TEMPORARY TABLE in a schema file: a dump's tables are permanent")
     if head.kind == "table" and not body:
         raise origin.error(sql, len(sql), "CREATE TABLE without columns: expected '(' after the table's name")
+    if head.kind == "table":
+        # Both would read the target server (CREATE TABLE ... SELECT even copies its data into the table);
+        # a dump's CREATE TABLE spells out its columns, and its rows come from the data files.
+        query = next((t for t in body if t.is_word("SELECT")), None)
+        if query is not None:
+            raise origin.error(
+                sql,
+                query.start,
+                "CREATE TABLE ... SELECT in a schema file: the table would be filled by a query on the "
+                "target; a schema file must only define the table (its rows come from the data files)",
+            )
+        like = body[1] if body[0].is_symbol("(") and len(body) > 1 else body[0]
+        if like.is_word("LIKE"):
+            raise origin.error(
+                sql,
+                like.start,
+                "CREATE TABLE ... LIKE in a schema file: the table would copy another table of the target; "
+                "a schema file must define the table's columns itself",
+            )
     if head.kind == "view" and not any(t.depth == 0 and t.is_word("AS") for t in body):
         raise origin.error(sql, len(sql), "CREATE VIEW without AS: expected 'AS SELECT ...' after its name")
 

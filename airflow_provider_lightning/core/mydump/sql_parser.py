@@ -100,6 +100,13 @@ _INSIGNIFICANT = re.compile(rb"(?:[\t-\r ]+|--(?=[\x00-\x20])[^\n]*\n|\#[^\n]*\n
 _DELIMITER_RESET = re.compile(rb"^[\t ]*[Dd][Ee][Ll][Ii][Mm][Ii][Tt][Ee][Rr][\t ]+;", re.M)
 
 _BOM = b"\xef\xbb\xbf"
+# Bytes that never stand outside a quoted string in SQL text (whitespace \t..\r aside).
+_CONTROL_BYTES = frozenset([*range(0x09), *range(0x0E, 0x20), 0x7F])
+_COMPRESSED_MAGIC = (
+    (b"\x1f\x8b", "gzip", ".gz"),
+    (b"\x28\xb5\x2f\xfd", "zstd", ".zst"),
+    (b"\xff\x06\x00\x00", "snappy", ".snappy"),
+)
 _SEMICOLON, _COMMA, _OPEN, _CLOSE, _DOT = b";,()."
 _SQ_CHAR, _DQ_CHAR, _BQ_CHAR, _BACKSLASH, _UNDERSCORE = b"'\"`\\_"
 _NUMBER_FIRST = b"0123456789-+."
@@ -476,6 +483,21 @@ class _Window:
             kind, start, pos = self.token(pos)
             if kind == _EOF or (kind == _PUNCT and buf[start] == _SEMICOLON):
                 return pos
+            if kind == _PUNCT and buf[start] in _CONTROL_BYTES:
+                # Skipping it would silently drop a whole file: a compressed file without its extension,
+                # or not a dump at all.
+                raise self.error(start, self._binary_message(start))
+
+    def _binary_message(self, pos: int) -> str:
+        message = f"binary data (byte 0x{self.buf[pos]:02X}) where an SQL statement should be"
+        head = self.buf[:4] if self.base == 0 else b""
+        for magic, name, extension in _COMPRESSED_MAGIC:
+            if head.startswith(magic):
+                return (
+                    f"{message}: the file is {name}-compressed; name it with the {extension} extension "
+                    "(or set compression in its [[mydumper.files]] rule)"
+                )
+        return f"{message}: this is not an SQL text file; check that it is a dump's data file, undamaged"
 
     def skip_delimiter_block(self, start: int, end: int) -> int:
         """``DELIMITER x`` (a mysql client command): skip to after ``DELIMITER ;`` when x is not ``;``.

@@ -1,0 +1,5 @@
+CREATE TABLE `t` (
+  `id` int NOT NULL,
+  `v` varchar(10) DEFAULT NULL,
+  PRIMARY KEY (`id`)
+);

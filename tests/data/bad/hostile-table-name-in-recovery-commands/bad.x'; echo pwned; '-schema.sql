@@ -1,0 +1,1 @@
+CREATE TABLE `x'; echo pwned; '` (`id` int PRIMARY KEY);

@@ -1,0 +1,1 @@
+CREATE TABLE `back\slash` (`id` int PRIMARY KEY, `v` varchar(60));

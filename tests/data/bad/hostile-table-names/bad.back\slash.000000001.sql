@@ -1,0 +1,1 @@
+INSERT INTO `back\slash` VALUES (9,'back\\slash');

@@ -1,0 +1,1 @@
+INSERT INTO `pct/slash.dot` VALUES (8,'pct/slash.dot');

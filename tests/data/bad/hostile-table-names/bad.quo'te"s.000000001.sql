@@ -1,0 +1,1 @@
+INSERT INTO `quo'te"s` VALUES (3,'quo''te"s');

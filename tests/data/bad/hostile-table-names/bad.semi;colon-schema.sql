@@ -1,0 +1,1 @@
+CREATE TABLE `semi;colon` (`id` int PRIMARY KEY, `v` varchar(60));

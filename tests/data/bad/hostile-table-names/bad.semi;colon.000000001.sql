@@ -1,0 +1,1 @@
+INSERT INTO `semi;colon` VALUES (2,'semi;colon');

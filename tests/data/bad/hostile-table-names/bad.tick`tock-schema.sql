@@ -1,0 +1,1 @@
+CREATE TABLE `tick``tock` (`id` int PRIMARY KEY, `v` varchar(60));

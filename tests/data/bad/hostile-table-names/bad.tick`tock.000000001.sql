@@ -1,0 +1,1 @@
+INSERT INTO `tick``tock` VALUES (1,'tick`tock');

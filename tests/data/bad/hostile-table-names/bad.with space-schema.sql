@@ -1,0 +1,1 @@
+CREATE TABLE `with space` (`id` int PRIMARY KEY, `v` varchar(60));

@@ -1,0 +1,1 @@
+INSERT INTO `with space` VALUES (6,'with space');

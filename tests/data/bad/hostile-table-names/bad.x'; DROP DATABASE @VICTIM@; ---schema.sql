@@ -1,0 +1,1 @@
+CREATE TABLE `x'; DROP DATABASE @VICTIM@; --` (`id` int PRIMARY KEY, `v` varchar(60));

@@ -1,0 +1,1 @@
+INSERT INTO `y``; DROP DATABASE ``@VICTIM@``; --` VALUES (5,'y`; DROP DATABASE `@VICTIM@`; --');

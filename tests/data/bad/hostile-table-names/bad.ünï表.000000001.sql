@@ -1,0 +1,1 @@
+INSERT INTO `ünï表` VALUES (7,'ünï表');

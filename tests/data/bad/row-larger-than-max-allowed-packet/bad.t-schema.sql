@@ -1,0 +1,5 @@
+CREATE TABLE `t` (
+  `id` int NOT NULL,
+  `v` longtext DEFAULT NULL,
+  PRIMARY KEY (`id`)
+);

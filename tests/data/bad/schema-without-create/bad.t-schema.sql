@@ -1,0 +1,2 @@
+/*!40101 SET NAMES binary*/;
+SET @x = 1;

@@ -1,0 +1,2 @@
+INSERT INTO `t` VALUES
+(1,'a'),(2,'b'),(3,'it's'),(4,'d');

@@ -1,0 +1,1 @@
+INSERT INTO `t` (`id`,`nope`) VALUES (1,'a');

@@ -1,0 +1,1 @@
+INSERT INTO `emoji😀` VALUES (1);

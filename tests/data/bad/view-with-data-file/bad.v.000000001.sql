@@ -1,0 +1,1 @@
+INSERT INTO `v` VALUES (1);
