@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import sys
 import threading
 import time
@@ -709,10 +710,10 @@ def _failure_lines(store: Any, message: str = "") -> list[str]:
         *lines,
         f"A run refuses a failed table until you choose {same_options}:",
         (
-            f"  lightning ctl {ERROR_IGNORE} '{target}'    keep the rows imported so far and continue where it "
+            f"  lightning ctl {ERROR_IGNORE} {shlex.quote(target)}    keep the rows imported so far and continue where it "
             "stopped (once the cause is fixed)"
         ),
-        f"  lightning ctl {ERROR_DESTROY} '{target}'   drop the table and import it from scratch",
+        f"  lightning ctl {ERROR_DESTROY} {shlex.quote(target)}   drop the table and import it from scratch",
     ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shlex
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,9 +47,10 @@ from airflow_provider_lightning.core.errors import (
     CheckpointError,
     ChecksumMismatch,
     LightningError,
+    PrecheckFailed,
     TargetError,
 )
-from airflow_provider_lightning.core.importer.precheck import PrecheckReport, precheck
+from airflow_provider_lightning.core.importer.precheck import PrecheckReport, check_schema_files, precheck
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, plan_table, table_fingerprint
 from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.importer.session import ImportSession, decide_session
@@ -391,6 +393,12 @@ def restore_schema(env: ImportEnv) -> list[str]:
     source = env.source
     server = env.server
     charset = config.mydumper.character_set
+    if config.lightning.check_requirements:
+        # Every broken schema file in one report, before the first CREATE runs.
+        item = check_schema_files(env.storage, source, config, workers=max(2, config.lightning.region_concurrency))
+        if not item.passed:
+            advice = f"\n{item.advice}" if item.advice else ""
+            raise PrecheckFailed(f"schema files that cannot be read:\n{item.message}{advice}")
 
     def read(path: str, compression: Compression) -> bytes:
         with open_source_file(env.storage, path, compression) as f:
@@ -541,8 +549,8 @@ def _verify_table(existing: TableCheckpoint, table: TableSource, options: dict[s
     if is_error_status(existing.status):
         raise CheckpointError(
             f"table {name} failed in an earlier run ({describe_status(existing.status)}). To retry it from where "
-            f"it stopped: `lightning ctl checkpoint-error-ignore '{name}'`; to drop what it imported and start "
-            f"it over: `lightning ctl checkpoint-error-destroy '{name}'`"
+            f"it stopped: `lightning ctl checkpoint-error-ignore {shlex.quote(name)}`; to drop what it imported "
+            f"and start it over: `lightning ctl checkpoint-error-destroy {shlex.quote(name)}`"
         )
     fingerprint = table_fingerprint(table, options)
     if existing.fingerprint and existing.fingerprint != fingerprint:
@@ -553,8 +561,8 @@ def _verify_table(existing: TableCheckpoint, table: TableSource, options: dict[s
         detail = "; ".join(changes[:5]) or "its files or the options that shape the import changed"
         raise CheckpointError(
             f"the input of table {name} changed since its checkpoint was made ({detail}), so resuming could "
-            f"skip or repeat rows. To import it anew: `lightning ctl checkpoint-error-destroy '{name}'` (drops the "
-            f"table's imported rows) or `lightning ctl checkpoint-remove '{name}'` (keeps them)"
+            f"skip or repeat rows. To import it anew, empty the table (TRUNCATE) and forget its checkpoint: "
+            f"`lightning ctl checkpoint-remove {shlex.quote(name)}`"
         )
 
 
