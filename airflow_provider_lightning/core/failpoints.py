@@ -6,10 +6,19 @@ checkpoint, a table failing halfway — against the real code path, without patc
 Off unless ``LIGHTNING_FAILPOINTS`` names a JSON file, e.g.::
 
     {"fail-after-batches": {"table": "`db`.`t`", "batches": 3},
-     "kill-after-commit": {"table": "`db`.`t`", "batches": 5}}
+     "kill-after-commit": {"table": "`db`.`t`", "batches": 5},
+     "lose-commit-reply": {"table": "`db`.`t`", "batches": 2}}
 
-``batches`` counts committed batches of that table in the current process. A failpoint fires once: it
-is removed from the file when it fires, so the retry that follows runs normally.
+``batches`` counts committed batches of that table in the current process (for ``lose-commit-reply``:
+of one writer, i.e. one chunk). A failpoint fires once: it is removed from the file when it fires, so
+the retry that follows runs normally.
+
+- ``fail-after-batches``: the table fails (``InjectedFault``) after that batch's COMMIT;
+- ``kill-after-commit``: the process SIGKILLs itself after that batch's COMMIT, before its checkpoint
+  is saved;
+- ``lose-commit-reply``: the batch's COMMIT goes through, then the writer's connection is closed and the
+  error a lost reply gives (2013) is raised — what a client sees when the server or the network fails
+  between committing and answering. The writer cannot know whether the batch is in; it retries.
 """
 
 from __future__ import annotations
@@ -49,6 +58,15 @@ class TableFailpoints:
             os.kill(os.getpid(), signal.SIGKILL)
         if self._take("fail-after-batches", count):
             raise InjectedFault(f"table {self.table}: failpoint fail-after-batches fired after {count} batches")
+
+    def commit_reply_lost(self) -> bool:
+        """Called by a writer right after its COMMIT: True once, when ``lose-commit-reply`` fires."""
+        if not self._path:
+            return False
+        with self._lock:
+            self._batches += 1
+            count = self._batches
+        return self._take("lose-commit-reply", count)
 
     def _take(self, name: str, count: int) -> bool:
         path = Path(self._path)

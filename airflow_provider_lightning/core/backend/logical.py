@@ -15,6 +15,16 @@ Batches are sent with a plain ``INSERT`` first — no collisions is the common c
 extra. A batch that fails on a data error or a duplicate key is split in halves, recursively, inside the
 same transaction (InnoDB undoes only the failed statement), until the rows at fault are isolated; all
 other rows still arrive.
+
+A batch that fails on a lost connection, a deadlock or a lock wait timeout is sent again on a new
+connection, for up to ``retry_window`` seconds (long enough for a server restart). That is only safe
+because of the marker: a COMMIT whose reply was lost may or may not have committed, so every batch
+transaction first locks the chunk's marker row and reads it. Locking waits for whatever transaction
+still holds the row (the lost COMMIT, or another process on the same chunk) and then reads what was
+committed: if the marker already stands where this batch ends, the batch is in — it is not sent again;
+if it stands where the batch starts, the batch is sent; anything else (or a marker that is gone) means
+another process is writing the chunk, and the table stops instead of guessing. The marker row is created
+before the chunk's first batch (``ProgressMarkers.claim``), so there is always a row to lock.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.encode import quote_identifier, render_value
 from airflow_provider_lightning.core.errormanager import ErrorManager, RowError
 from airflow_provider_lightning.core.errors import LightningError, TargetError
+from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.mydump.values import Value
 from airflow_provider_lightning.core.target import ConnectionSettings, connect, mysql_message
 
@@ -53,6 +64,10 @@ _FATAL = frozenset({1044, 1045, 1046, 1049, 1054, 1142, 1143, 1146, 1153, 1290, 
 
 _CONFLICT_STRATEGIES = ("error", "ignore", "replace")
 
+RETRY_WINDOW = 60.0
+"""Seconds a batch keeps being retried after retryable errors (a server restart takes a few)."""
+_MAX_RETRY_DELAY = 4.0
+
 
 class DuplicateKeyError(LightningError):
     """A row collided on a unique key under ``[conflict] strategy = "error"``."""
@@ -62,6 +77,12 @@ class RowSyntaxError(LightningError):
     """The server could not parse a row that the dump's parser accepted."""
 
 
+class TargetUnavailable(TargetError):
+    """The target stayed unreachable (or kept failing a batch with retryable errors) for the whole retry
+    window. Nothing is lost: every committed batch is in the target with its marker, so running the
+    import again resumes exactly."""
+
+
 def _code(exc: BaseException) -> int | None:
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
         return exc.args[0]
@@ -69,6 +90,9 @@ def _code(exc: BaseException) -> int | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, TargetError) and not isinstance(exc, TargetUnavailable):
+        # connect() reports a refused connection as a TargetError; a server that is restarting refuses.
+        return isinstance(exc.__cause__, pymysql.err.OperationalError) and is_retryable(exc.__cause__)
     if isinstance(exc, (pymysql.err.InterfaceError, ConnectionError, TimeoutError)):
         return True
     code = _code(exc)
@@ -101,6 +125,7 @@ class LogicalBackend:
         errors: ErrorManager,
         markers: ProgressMarkers | None,
         retries: int = 3,
+        retry_window: float | None = None,
     ) -> None:
         if strategy not in _CONFLICT_STRATEGIES:
             raise ValueError(f"unknown conflict strategy {strategy!r}")
@@ -110,6 +135,7 @@ class LogicalBackend:
         self.errors = errors
         self.markers = markers
         self.retries = retries
+        self.retry_window = RETRY_WINDOW if retry_window is None else retry_window
         self._engines: dict[str, EngineState] = {}
 
     def connect(self):
@@ -179,6 +205,8 @@ class LogicalWriter:
         self._probe = probe
         self._decode_row = decode_row
         self._conn = None
+        self._claimed: set[str] = set()  # chunks whose marker row is known to exist
+        self._failpoints = TableFailpoints(table)
 
     def _connection(self):
         if self._conn is None:
@@ -194,29 +222,39 @@ class LogicalWriter:
             self._conn = None
 
     def write_batch(self, batch: RowBatch, before: ChunkProgress, *, end_pos: int, finished: bool) -> BatchResult:
+        """Write and commit the batch with its marker; retry retryable errors for ``retry_window`` seconds.
+
+        With markers a retry is exact (see the module's docstring). Without them a COMMIT whose reply was
+        lost is sent again and may double the batch: that is what ``task-info-schema-name = ""`` gives up.
+        """
         delay = 0.5
-        for attempt in range(self.backend.retries + 1):
+        attempt = 0
+        first_failure: float | None = None
+        while True:
+            attempt += 1
             try:
                 return self._write_once(batch, before, end_pos=end_pos, finished=finished)
             except Exception as exc:
                 self._rollback_quietly()
-                if not is_retryable(exc) or attempt == self.backend.retries:
-                    if is_retryable(exc):
-                        raise TargetError(
-                            f"table {self.table}: lost the target database while writing rows from "
-                            f"{batch.path} at byte {batch.offsets[0] if batch.offsets else before.pos} "
-                            f"({mysql_message(exc)}) after {attempt + 1} attempts; run the import again "
-                            "to resume from the last committed batch"
-                        ) from exc
+                if not is_retryable(exc):
                     raise
-                log.warning(
-                    "table %s: retrying a batch after %s (attempt %d of %d)",
-                    self.table, mysql_message(exc), attempt + 1, self.backend.retries,
-                )
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                # A failed reconnect is a TargetError whose advice (check host, user, password) does not
+                # fit a server that answered a moment ago: report the server's own words.
+                reason = mysql_message(exc.__cause__ if isinstance(exc, TargetError) and exc.__cause__ else exc)
+                if attempt > self.backend.retries and now - first_failure >= self.backend.retry_window:
+                    raise TargetUnavailable(
+                        f"table {self.table}: lost the target database while writing rows from "
+                        f"{batch.path} at byte {batch.offsets[0] if batch.offsets else before.pos} "
+                        f"({reason}), and it did not come back in {self.backend.retry_window:.0f}s "
+                        f"({attempt} attempts); every committed batch is kept: run the import again to resume "
+                        "from the last one"
+                    ) from exc
+                log.warning("table %s: retrying a batch after %s (attempt %d)", self.table, reason, attempt)
                 self.close()
                 time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+                delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     def _rollback_quietly(self) -> None:
         if self._conn is None:
@@ -228,9 +266,20 @@ class LogicalWriter:
 
     def _write_once(self, batch: RowBatch, before: ChunkProgress, *, end_pos: int, finished: bool) -> BatchResult:
         conn = self._connection()
+        markers = self.backend.markers
+        if markers is not None and before.chunk_key not in self._claimed:
+            with conn.cursor() as cur:
+                markers.claim(cur, self.table, before)  # autocommitted
+            self._claimed.add(before.chunk_key)
         outcome = _BatchOutcome()
         conn.begin()
         with conn.cursor() as cur:
+            if markers is not None:
+                committed = markers.lock(cur, self.table, before.chunk_key)
+                done = self._already_committed(committed, before, end_pos=end_pos, finished=finished)
+                if done is not None:
+                    conn.rollback()
+                    return done
             if batch.rows:
                 self._insert(cur, batch, list(range(len(batch.rows))), outcome)
             errors = self.backend.errors
@@ -247,14 +296,53 @@ class LogicalWriter:
                 checksum=before.checksum + added - outcome.replaced_away,
                 finished=finished,
             )
-            if self.backend.markers is not None:
-                self.backend.markers.write(cur, self.table, progress)
+            if markers is not None:
+                markers.write(cur, self.table, progress)
         conn.commit()
+        if self._failpoints.commit_reply_lost():
+            self.close()
+            raise pymysql.err.OperationalError(2013, "Lost connection to server during query (failpoint)")
         return BatchResult(
             progress=progress,
             written=written,
             type_errors=len(outcome.type_errors),
             conflicts=len(outcome.conflicts),
+        )
+
+    def _already_committed(
+        self, committed: ChunkProgress | None, before: ChunkProgress, *, end_pos: int, finished: bool
+    ) -> BatchResult | None:
+        """None if the chunk's marker stands where this batch starts (send it); the batch's result if
+        the marker stands where it ends (its COMMIT went through, only the reply was lost); raise if it
+        stands anywhere else, or is gone (it was claimed before the chunk's first batch, so only a
+        cleanup can have removed it: another process finished the import, or its checkpoints were
+        removed)."""
+        schema = self.backend.markers.schema if self.backend.markers is not None else ""
+        if committed is None:
+            raise TargetError(
+                f"table {self.table}: the progress marker of chunk {before.chunk_key} in `{schema}`."
+                "import_progress_v1 is gone while this import writes the chunk: another process finished "
+                "this import (or its checkpoints were removed) meanwhile. Nothing more is written; compare "
+                "the table with the source before running the import again"
+            )
+        if (committed.pos, committed.finished) == (before.pos, before.finished):
+            return None
+        if (committed.pos, committed.finished) == (end_pos, finished):
+            log.warning(
+                "table %s: the batch from %s bytes %d-%d was committed before the connection broke; "
+                "not sending it again", self.table, before.chunk_key, before.pos, end_pos,
+            )
+            progress = replace(
+                before, pos=committed.pos, checksum=committed.checksum, columns=committed.columns,
+                statement=committed.statement, finished=committed.finished,
+            )
+            return BatchResult(progress=progress, written=max(0, committed.checksum.rows - before.checksum.rows))
+        raise TargetError(
+            f"table {self.table}: the progress marker of chunk {before.chunk_key} in `{schema}`.import_progress_v1 "
+            f"says byte {committed.pos}{' (finished)' if committed.finished else ''} is committed, but this "
+            f"import stands at byte {before.pos}: another process is importing the same table (an earlier "
+            "run that is still alive, or a second worker). Stop it, then run the import again: it resumes "
+            "from the marker"
         )
 
     # -- isolating the rows at fault ------------------------------------------------------------------

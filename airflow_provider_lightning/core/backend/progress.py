@@ -7,6 +7,11 @@ is then exactly as current as the data: on resume, the importer takes for each c
 marker and the stored checkpoint is further along (the checkpoint can lag the marker, never lead it),
 so no row is sent twice and none is skipped, whatever the table's keys and whichever checkpoint store is
 in use.
+
+The marker also arbitrates retries: a chunk's marker row is created before its first batch
+(:meth:`ProgressMarkers.claim`), and every batch transaction locks it first (:meth:`ProgressMarkers.lock`)
+and checks it stands where the batch starts. A retry after a COMMIT whose reply was lost, or a second
+process on the same chunk, therefore finds out for certain whether the batch is already in.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ _CREATE = """
         update_time  datetime(6) NOT NULL DEFAULT now(6) ON UPDATE now(6),
         PRIMARY KEY (task_id, chunk_hash),
         KEY (task_id, table_name)
-    )"""
+    ) ENGINE=InnoDB"""  # transactional whatever the server's default_storage_engine (TiDB ignores it)
 
 
 def _chunk_hash(table: str, chunk_key: str) -> bytes:
@@ -57,6 +62,14 @@ class ProgressMarkers:
             "checksum_sum = VALUES(checksum_sum), columns = VALUES(columns), statement = VALUES(statement), "
             "finished = VALUES(finished)"
         )
+        self._claim = (
+            f"INSERT IGNORE INTO {self._table} (task_id, chunk_hash, table_name, chunk_key, pos, rows_done, "
+            "checksum_sum, columns, statement, finished) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        )
+        self._lock = (
+            f"SELECT chunk_key, pos, rows_done, checksum_sum, columns, statement, finished FROM {self._table} "
+            "WHERE task_id = %s AND chunk_hash = %s FOR UPDATE"
+        )
 
     def create_table(self, conn: Any) -> None:
         with conn.cursor() as cur:
@@ -65,20 +78,40 @@ class ProgressMarkers:
 
     def write(self, cur: Any, table: str, progress: ChunkProgress) -> None:
         """Upsert the marker in the caller's open transaction."""
-        cur.execute(
-            self._upsert,
-            (
-                self.task_id,
-                _chunk_hash(table, progress.chunk_key),
-                table,
-                progress.chunk_key,
-                progress.pos,
-                progress.checksum.rows,
-                progress.checksum.sum,
-                json.dumps(list(progress.columns)) if progress.columns is not None else None,
-                progress.statement,
-                int(progress.finished),
-            ),
+        cur.execute(self._upsert, self._values(table, progress))
+
+    def claim(self, cur: Any, table: str, progress: ChunkProgress) -> None:
+        """Create the chunk's marker at ``progress`` if it has none; leave an existing one alone.
+
+        Run (autocommitted) before a chunk's first batch, so that every batch transaction finds its
+        marker row and can lock it (:meth:`lock`): a row lock, where locking a missing row would take a
+        gap lock that makes the first batches of different chunks deadlock one another.
+        """
+        cur.execute(self._claim, self._values(table, progress))
+
+    def lock(self, cur: Any, table: str, chunk_key: str) -> ChunkProgress | None:
+        """The chunk's committed marker, locked until the caller's transaction ends (None: no marker).
+
+        Locking waits for any other transaction still holding the marker — a batch whose COMMIT was
+        sent on a connection that then broke, or another process writing the same chunk — and then
+        reads what it committed, so the caller knows for certain where the chunk stands.
+        """
+        cur.execute(self._lock, (self.task_id, _chunk_hash(table, chunk_key)))
+        row = cur.fetchone()
+        return _progress(row) if row is not None else None
+
+    def _values(self, table: str, progress: ChunkProgress) -> tuple[Any, ...]:
+        return (
+            self.task_id,
+            _chunk_hash(table, progress.chunk_key),
+            table,
+            progress.chunk_key,
+            progress.pos,
+            progress.checksum.rows,
+            progress.checksum.sum,
+            json.dumps(list(progress.columns)) if progress.columns is not None else None,
+            progress.statement,
+            int(progress.finished),
         )
 
     def read(self, conn: Any, table: str) -> dict[str, ChunkProgress]:
@@ -96,16 +129,9 @@ class ProgressMarkers:
                 raise
             rows = cur.fetchall()
         markers = {}
-        for chunk_key, pos, rows_done, checksum_sum, columns, statement, finished in rows:
-            key = _text(chunk_key)
-            markers[key] = ChunkProgress(
-                chunk_key=key,
-                pos=int(pos),
-                checksum=RowChecksum(int(rows_done), int(checksum_sum)),
-                columns=tuple(json.loads(_text(columns))) if columns is not None else None,
-                statement=_text(statement),
-                finished=bool(finished),
-            )
+        for row in rows:
+            progress = _progress(row)
+            markers[progress.chunk_key] = progress
         return markers
 
     def tables(self, conn: Any) -> list[str]:
@@ -132,6 +158,18 @@ class ProgressMarkers:
             except Exception as exc:  # noqa: BLE001
                 if not _is_missing_table(exc):
                     raise
+
+
+def _progress(row: Any) -> ChunkProgress:
+    chunk_key, pos, rows_done, checksum_sum, columns, statement, finished = row
+    return ChunkProgress(
+        chunk_key=_text(chunk_key),
+        pos=int(pos),
+        checksum=RowChecksum(int(rows_done), int(checksum_sum)),
+        columns=tuple(json.loads(_text(columns))) if columns is not None else None,
+        statement=_text(statement),
+        finished=bool(int(finished)),
+    )
 
 
 def _is_missing_table(exc: BaseException) -> bool:

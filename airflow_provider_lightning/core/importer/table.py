@@ -60,32 +60,69 @@ class ChunkOptions:
 
 
 class CheckpointSaver:
-    """Collects chunk progress and writes it to the store at most every ``interval`` seconds."""
+    """Collects chunk progress and writes it to the store at most every ``interval`` seconds.
 
-    def __init__(self, store: CheckpointStore, table: str, interval: float) -> None:
+    One flush runs at a time and takes whatever is pending when it starts, so the store receives each
+    chunk's positions in the order they were reached: a slow flush never overwrites a newer position
+    with an older one (which, without markers, would send a batch twice on resume).
+
+    ``lagging_ok`` (by default: when ``interval`` > 0, which is when the target holds progress markers
+    and the store is only a lagging copy of them) makes a failed periodic save a warning: what was not
+    saved stays pending and goes with the next save, so a checkpoint database that is briefly away does
+    not fail the table. An explicit :meth:`flush` always raises.
+    """
+
+    def __init__(
+        self, store: CheckpointStore, table: str, interval: float, *, lagging_ok: bool | None = None
+    ) -> None:
         self._store = store
         self._table = table
         self._interval = interval
+        self._lagging_ok = interval > 0 if lagging_ok is None else lagging_ok
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._pending: dict[tuple[int, str], ChunkCheckpoint] = {}
         self._last = time.monotonic()
+
+    def queue(self, engine_id: int, chunk: ChunkCheckpoint) -> None:
+        """Add progress to the next save without triggering one."""
+        with self._lock:
+            self._pending[(engine_id, chunk.key)] = chunk
 
     def update(self, engine_id: int, chunk: ChunkCheckpoint, *, force: bool = False) -> None:
         with self._lock:
             self._pending[(engine_id, chunk.key)] = chunk
             due = force or time.monotonic() - self._last >= self._interval
-        if due:
+        if not due:
+            return
+        if not self._lagging_ok:
             self.flush()
+            return
+        try:
+            self.flush()
+        except Exception as exc:  # noqa: BLE001 - the markers in the target hold this progress exactly
+            log.warning(
+                "table %s: could not save the checkpoint (%s); the target's progress markers keep the "
+                "progress, and the next save retries",
+                self._table, exc,
+            )
 
     def flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-            self._last = time.monotonic()
-        by_engine: dict[int, list[ChunkCheckpoint]] = {}
-        for (engine_id, _), chunk in pending.items():
-            by_engine.setdefault(engine_id, []).append(chunk)
-        for engine_id, chunks in by_engine.items():
-            self._store.update_chunks(self._table, engine_id, chunks)
+        with self._flush_lock:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                self._last = time.monotonic()
+            by_engine: dict[int, list[ChunkCheckpoint]] = {}
+            for (engine_id, _), chunk in pending.items():
+                by_engine.setdefault(engine_id, []).append(chunk)
+            try:
+                for engine_id, chunks in by_engine.items():
+                    self._store.update_chunks(self._table, engine_id, chunks)
+            except BaseException:
+                with self._lock:
+                    for key, chunk in pending.items():
+                        self._pending.setdefault(key, chunk)  # newer progress made meanwhile wins
+                raise
 
 
 def reconcile_with_markers(checkpoint: TableCheckpoint, markers: dict[str, ChunkProgress]) -> TableCheckpoint:
@@ -140,10 +177,20 @@ class TableImporter:
         self.failpoints = TableFailpoints(checkpoint.name)
         self._probe_factory = probe_factory
         self._lock = threading.Lock()
+        # Set when a chunk fails: the other chunks stop after their current batch instead of running on.
+        self.stopping = threading.Event()
 
     def run(self) -> TableCheckpoint:
         """Import every unfinished chunk; return the table checkpoint with all chunks finished."""
         todo = [(e.id, c) for e in self.checkpoint.engines for c in e.chunks if not c.finished]
+        # Where each chunk starts may come from the target's markers (reconcile_with_markers) and be
+        # further than the store knows — up to finished, for a chunk whose last batch was committed just
+        # before a crash. The store is what the checksum and later runs read: bring it up to date.
+        for engine in self.checkpoint.engines:
+            for chunk in engine.chunks:
+                if chunk.finished or chunk.pos != chunk.offset or chunk.rows:
+                    self.saver.queue(engine.id, chunk)
+        self.saver.flush()
         results: dict[str, ChunkCheckpoint] = {}
         if todo:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="chunk") as pool:
@@ -170,7 +217,10 @@ class TableImporter:
         runner = _ChunkRun(self, engine_id, chunk)
         try:
             return runner.run()
+        except _Stopped:
+            return runner.chunk
         except ParseError as exc:
+            self.stopping.set()
             conn = self.backend.connect()
             try:
                 self.errors.record_syntax_error(
@@ -178,6 +228,9 @@ class TableImporter:
                 )
             finally:
                 conn.close()
+            raise
+        except BaseException:
+            self.stopping.set()
             raise
         finally:
             runner.close()
@@ -280,23 +333,26 @@ class _ChunkRun:
         columns = chunk.columns
         statement = chunk.statement
         hasher = self._use_columns(columns)
+
+        def flush(batch: RowBatch, end_pos: int, *, finished: bool = False) -> RowBatch:
+            if hasher is not None:
+                # A whole batch at a time: the hasher splits plain rows instead of parsing them.
+                batch.hashes = hasher.hash_sql_rows(batch.rows)
+            return self._flush(batch, end_pos, columns=columns, statement=statement, finished=finished)
+
         batch = self._new_batch()
         for raw, row_end in parser.iter_raw_rows():
             now = tuple(parser.columns) if parser.columns is not None else None
             if now != columns:
-                batch = self._flush(batch, last_end, columns=columns, statement=statement)
+                batch = flush(batch, last_end)
                 columns = now
                 hasher = self._use_columns(columns)
             statement = parser.statement
-            row_hash = None
-            if hasher is not None:
-                values = decode_row(raw, path=chunk.path, offset=last_end)
-                row_hash = hasher.hash_row(values) if len(values) == len(self.columns) else 0
-            batch.add(raw, last_end, row_hash)
+            batch.add(raw, last_end, None)
             last_end = row_end
             if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
-                batch = self._flush(batch, row_end, columns=columns, statement=statement)
-        self._flush(batch, last_end, columns=columns, statement=statement, finished=True)
+                batch = flush(batch, row_end)
+        flush(batch, last_end, finished=True)
 
     def _run_csv(self, stream: Any, end: int | None) -> None:
         chunk = self.chunk
@@ -372,6 +428,8 @@ class _ChunkRun:
         """Hand the batch (with the chunk's progress at ``end_pos``) to the sender; start a new one."""
         if not batch.rows and not finished:
             return batch
+        if self.table.stopping.is_set():
+            raise _Stopped
         self._sender.submit(_Job(batch, self._writer, end_pos, columns, statement, finished))
         return self._new_batch()
 
@@ -398,6 +456,10 @@ class _ChunkRun:
         self.chunk = replace(self.chunk, finished=True)
         self.table.saver.update(self.engine_id, self.chunk, force=True)
         return self.chunk
+
+
+class _Stopped(Exception):
+    """Another chunk of the table failed: this one stops after its committed batches."""
 
 
 @dataclass(frozen=True, slots=True)
