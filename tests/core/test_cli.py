@@ -249,8 +249,8 @@ def test_check_requirements_false_skips_the_table_empty_precheck(scene):
 
 
 BAD_ROWS = "INSERT INTO `nums` VALUES (1,1),(2,300),(3,3);\n"
-# Where the bad row's reading starts (the end of the row before it), as Lightning records it.
-BAD_ROW_OFFSET = BAD_ROWS.index(",(2,300)")
+# Where the bad row itself starts in the file.
+BAD_ROW_OFFSET = BAD_ROWS.index("(2,300)")
 
 
 def _bad_value_dump(scene: Scene) -> None:

@@ -54,7 +54,7 @@ class RowBatch:
     """Rows of one chunk, encoded as ``(v1,v2,...)`` literals, on their way to the target.
 
     ``offsets[i]`` is where row i starts in ``path`` (for error records); ``hashes[i]`` its checksum hash
-    (None when checksums are off); ``raw[i]`` the row as the source file had it, for error records.
+    (None when checksums are off); ``resumes[i]`` the chunk position from which row i is read again.
     """
 
     path: str
@@ -62,13 +62,27 @@ class RowBatch:
     offsets: list[int] = field(default_factory=list)
     hashes: list[int] | None = None
     size: int = 0
+    # Where a resume re-reads row i (the end of row i-1): what the chunk's position is before row i.
+    resumes: list[int] = field(default_factory=list)
 
-    def add(self, row: bytes, offset: int, row_hash: int | None) -> None:
+    def add(self, row: bytes, offset: int, row_hash: int | None, *, resume: int | None = None) -> None:
         self.rows.append(row)
         self.offsets.append(offset)
+        self.resumes.append(offset if resume is None else resume)
         if self.hashes is not None and row_hash is not None:
             self.hashes.append(row_hash)
         self.size += len(row) + 1
+
+    def head(self, count: int) -> RowBatch:
+        """The first ``count`` rows, as a batch of their own."""
+        return RowBatch(
+            path=self.path,
+            rows=self.rows[:count],
+            offsets=self.offsets[:count],
+            hashes=self.hashes[:count] if self.hashes is not None else None,
+            size=sum(len(r) + 1 for r in self.rows[:count]),
+            resumes=self.resumes[:count],
+        )
 
     def __len__(self) -> int:
         return len(self.rows)

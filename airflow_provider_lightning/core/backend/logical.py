@@ -46,7 +46,7 @@ from airflow_provider_lightning.core.backend import (
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.encode import quote_identifier, render_value
-from airflow_provider_lightning.core.errormanager import ErrorManager, RowError
+from airflow_provider_lightning.core.errormanager import ErrorManager, RowError, TooManyErrors
 from airflow_provider_lightning.core.errors import LightningError, TargetError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.mydump.values import Value
@@ -234,6 +234,10 @@ class LogicalWriter:
             attempt += 1
             try:
                 return self._write_once(batch, before, end_pos=end_pos, finished=finished)
+            except (DuplicateKeyError, RowSyntaxError, TooManyErrors):
+                self._rollback_quietly()
+                self._commit_rows_before_the_stop(batch, before)
+                raise
             except Exception as exc:
                 self._rollback_quietly()
                 if not is_retryable(exc):
@@ -256,6 +260,19 @@ class LogicalWriter:
                 time.sleep(delay)
                 delay = min(delay * 2, _MAX_RETRY_DELAY)
 
+    def _commit_rows_before_the_stop(self, batch: RowBatch, before: ChunkProgress) -> None:
+        """A row stops the table: still commit the good rows before it, with the chunk's marker at it, so
+        that they are in the target and a resume starts at the row that stopped."""
+        outcome = getattr(self, "_outcome", None)
+        first_bad = outcome.first_bad_row() if outcome is not None else None
+        if not first_bad:
+            return
+        try:
+            self._write_once(batch.head(first_bad), before, end_pos=batch.resumes[first_bad], finished=False)
+        except Exception as exc:  # noqa: BLE001 - the stopping error is the one to report
+            self._rollback_quietly()
+            log.warning("table %s: the rows before the failing row could not be committed: %s", self.table, exc)
+
     def _rollback_quietly(self) -> None:
         if self._conn is None:
             return
@@ -272,6 +289,7 @@ class LogicalWriter:
                 markers.claim(cur, self.table, before)  # autocommitted
             self._claimed.add(before.chunk_key)
         outcome = _BatchOutcome()
+        self._outcome = outcome
         conn.begin()
         with conn.cursor() as cur:
             if markers is not None:
@@ -370,6 +388,7 @@ class LogicalWriter:
         message = mysql_message(exc)
         row = batch.rows[index]
         if code in _SYNTAX:
+            outcome.stop_index = index
             raise RowSyntaxError(
                 f"table {self.table}: the target cannot parse the row at {batch.path} byte {offset}: {message}; "
                 "fix the row in the file, then run the import again"
@@ -381,6 +400,7 @@ class LogicalWriter:
         strategy = self.backend.strategy
         if strategy == "error":
             self._record_fatal_conflict(batch.path, RowError(offset, message, row))
+            outcome.stop_index = index
             raise DuplicateKeyError(
                 f"table {self.table}: {message} (row at {batch.path} byte {offset}); with "
                 "[conflict] strategy = \"error\" a duplicate key stops the table. Remove the duplicate, or set "
@@ -426,7 +446,7 @@ class LogicalWriter:
 
 
 class _BatchOutcome:
-    __slots__ = ("type_errors", "conflicts", "ignored", "skipped_indexes", "replaced_away")
+    __slots__ = ("type_errors", "conflicts", "ignored", "skipped_indexes", "replaced_away", "stop_index")
 
     def __init__(self) -> None:
         self.type_errors: list[RowError] = []
@@ -434,6 +454,12 @@ class _BatchOutcome:
         self.ignored: list[int] = []
         self.skipped_indexes: list[int] = []
         self.replaced_away = RowChecksum()
+        self.stop_index: int | None = None  # the row that stops the table, when one does
+
+    def first_bad_row(self) -> int | None:
+        if self.stop_index is not None:
+            return self.stop_index
+        return min(self.skipped_indexes) if self.skipped_indexes else None
 
 
 def _key_condition(columns: Sequence[str], values: Sequence[Value], keys: tuple[tuple[int, ...], ...]) -> bytes:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_lightning import __version__
-from airflow_provider_lightning.core.backend.logical import LogicalBackend, ReplaceProbe
+from airflow_provider_lightning.core.backend.logical import LogicalBackend, ReplaceProbe, TargetUnavailable
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checkpoints.model import (
     CheckpointStatus,
@@ -458,12 +458,17 @@ def restore_schema(env: ImportEnv) -> list[str]:
         executed.extend(statements)
 
     workers = max(2 * config.lightning.region_concurrency, 4)
+    def origin(file) -> str:
+        return f" (from {file.path})" if file is not None else ""
+
     for db in source.databases:
-        run(database_sql(db), f"database `{db.name}`")
+        run(database_sql(db), f"database `{db.name}`{origin(db.schema_file)}")
     with ThreadPoolExecutor(workers, thread_name_prefix="schema") as pool:
-        list(pool.map(lambda t: run(table_sql(t), f"table {table_key(t.schema, t.name)}"), source.tables))
+        list(pool.map(
+            lambda t: run(table_sql(t), f"table {table_key(t.schema, t.name)}{origin(t.schema_file)}"), source.tables
+        ))
     for view in source.views:  # views may use each other: one at a time, in name order
-        run(view_sql(view), f"view {table_key(view.schema, view.name)}")
+        run(view_sql(view), f"view {table_key(view.schema, view.name)}{origin(view.schema_file)}")
     log.info(
         "schema restored: %d databases, %d tables, %d views",
         len(source.databases), len(source.tables), len(source.views),
@@ -639,7 +644,11 @@ def import_table(
         errors=errors,
         markers=markers,
     )
-    saver = CheckpointSaver(store, name, CHECKPOINT_SAVE_INTERVAL if markers is not None else 0.0)
+    # With markers the store is a lagging copy of them: save at a bounded rate and let a failed save wait
+    # for the next one; without markers every committed batch must reach the store before the next.
+    saver = CheckpointSaver(
+        store, name, CHECKPOINT_SAVE_INTERVAL if markers is not None else 0.0, lagging_ok=markers is not None
+    )
     options = ChunkOptions(
         read_block_size=env.config.mydumper.read_block_size,
         dialect=csv_dialect(env.config),
@@ -663,9 +672,16 @@ def import_table(
     )
     try:
         finished = importer.run()
-    except BaseException:
-        store.update_status(name, failed_status(CheckpointStatus.ALL_WRITTEN))
+    except TargetUnavailable:
+        # The server went away: nothing is wrong with the table, so (as Lightning) it is not marked as
+        # failed, and the next run resumes it without a ctl command.
         raise
+    except BaseException as exc:
+        try:
+            store.update_status(name, failed_status(CheckpointStatus.ALL_WRITTEN))
+        except Exception as save_error:  # noqa: BLE001 - the table's own error is the one to report
+            log.warning("table %s: could not record the failure in %s: %s", name, store.description, save_error)
+        raise exc
     finally:
         backend.close()
     for engine in finished.engines:

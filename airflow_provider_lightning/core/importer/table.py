@@ -341,17 +341,21 @@ class _ChunkRun:
             return self._flush(batch, end_pos, columns=columns, statement=statement, finished=finished)
 
         batch = self._new_batch()
-        for raw, row_end in parser.iter_raw_rows():
-            now = tuple(parser.columns) if parser.columns is not None else None
-            if now != columns:
-                batch = flush(batch, last_end)
-                columns = now
-                hasher = self._use_columns(columns)
-            statement = parser.statement
-            batch.add(raw, last_end, None)
-            last_end = row_end
-            if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
-                batch = flush(batch, row_end)
+        try:
+            for raw, row_end in parser.iter_raw_rows():
+                now = tuple(parser.columns) if parser.columns is not None else None
+                if now != columns:
+                    batch = flush(batch, last_end)
+                    columns = now
+                    hasher = self._use_columns(columns)
+                statement = parser.statement
+                batch.add(raw, row_end - len(raw), None, resume=last_end)
+                last_end = row_end
+                if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
+                    batch = flush(batch, row_end)
+        except SourceError:
+            self._salvage(lambda: flush(batch, last_end))
+            raise
         flush(batch, last_end, finished=True)
 
     def _run_csv(self, stream: Any, end: int | None) -> None:
@@ -372,23 +376,35 @@ class _ChunkRun:
             header = parser.read_header()
             names = header if header is not None else None
         file_columns = names if self.options.header_schema_match else None
-        saved = tuple(names) if names is not None else None  # a resume past the header needs its names
+        # The column list the rows are written to: a resume past the header needs it (None: every column).
+        saved = tuple(file_columns) if file_columns is not None else None
         hasher = self._use_columns(file_columns)
         convert = _charset_converter(self.options.data_character_set)
         batch = self._new_batch()
         limits = self.options.limits
         last_end = parser.data_start if read_header else chunk.pos
-        for values, row_end in parser.iter_rows():
-            if convert is not None:
-                values = [convert(v) if v is not None else None for v in values]
-            row_hash = None
-            if hasher is not None:
-                row_hash = hasher.hash_row(values) if len(values) == len(self.columns) else 0
-            batch.add(render_row(values), last_end, row_hash)
-            last_end = row_end
-            if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
-                batch = self._flush(batch, row_end, columns=saved, statement="INSERT")
+        try:
+            for values, row_end in parser.iter_rows():
+                if convert is not None:
+                    values = [convert(v) if v is not None else None for v in values]
+                row_hash = None
+                if hasher is not None:
+                    row_hash = hasher.hash_row(values) if len(values) == len(self.columns) else 0
+                batch.add(render_row(values), last_end, row_hash)
+                last_end = row_end
+                if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
+                    batch = self._flush(batch, row_end, columns=saved, statement="INSERT")
+        except SourceError:
+            self._salvage(lambda: self._flush(batch, last_end, columns=saved, statement="INSERT"))
+            raise
         self._flush(batch, last_end, columns=saved, statement="INSERT", finished=True)
+
+    def _salvage(self, flush: Callable[[], Any]) -> None:
+        """Commit the good rows read before a bad one (the error that follows names the bad one)."""
+        try:
+            flush()
+        except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+            log.warning("table %s: the rows before the error could not be committed: %s", self.table.checkpoint.name, exc)
 
     # -- batches -------------------------------------------------------------------------------------
 
