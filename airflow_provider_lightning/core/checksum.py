@@ -29,6 +29,7 @@ from airflow_provider_lightning.core.encode import quote_identifier
 from airflow_provider_lightning.core.errors import TargetError
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
 from airflow_provider_lightning.core.target import ColumnInfo, ServerFacts, ServerFlavor, TableInfo
+from airflow_provider_lightning.core.target import as_text as _text
 
 log = logging.getLogger(__name__)
 
@@ -933,10 +934,6 @@ def _check_warnings(cur, table: TableInfo) -> None:
             )
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
 
 
 # --- the source side ---------------------------------------------------------------------------------------

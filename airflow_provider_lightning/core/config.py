@@ -63,9 +63,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+from airflow_provider_lightning.core.errors import ConfigError
 from airflow_provider_lightning.core.mydump.router import compile_go_regexp
 from airflow_provider_lightning.core.mydump.table_filter import DEFAULT_FILTER
-from airflow_provider_lightning.core.errors import ConfigError
+from airflow_provider_lightning.core.mydump.table_router import RouteRule
 
 __all__ = [
     "DEFAULT_FILTER",
@@ -351,20 +352,6 @@ class MydumperConfig:
     ignore_data_columns: tuple[IgnoreColumns, ...] = ()
     csv: CSVConfig = field(default_factory=CSVConfig)
     files: tuple[FileRouteRule, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RouteRule:
-    """One ``[[routes]]`` rule: tables matching the patterns go to the target schema / table.
-
-    Patterns are lower-cased unless ``mydumper.case-sensitive``; an empty ``table_pattern`` makes a
-    schema-level rule, an empty ``target_table`` keeps the table's name.
-    """
-
-    schema_pattern: str
-    table_pattern: str
-    target_schema: str
-    target_table: str
 
 
 @dataclass(frozen=True, slots=True)

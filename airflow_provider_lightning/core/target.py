@@ -173,10 +173,14 @@ def read_server_facts(conn) -> ServerFacts:
     )
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A catalogue value as text: connections in binary mode return bytes, others str; NULL is ""."""
     if value is None:
         return ""
     return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+_text = as_text
 
 
 # --- tables -----------------------------------------------------------------------------------------

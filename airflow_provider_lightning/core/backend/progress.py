@@ -23,6 +23,7 @@ from typing import Any
 from airflow_provider_lightning.core.backend import ChunkProgress
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.encode import quote_identifier
+from airflow_provider_lightning.core.target import as_text as _text
 
 PROGRESS_TABLE = "import_progress_v1"
 
@@ -176,5 +177,3 @@ def _is_missing_table(exc: BaseException) -> bool:
     return bool(getattr(exc, "args", None)) and exc.args[0] in (1049, 1146)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)

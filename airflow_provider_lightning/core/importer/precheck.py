@@ -58,6 +58,7 @@ from airflow_provider_lightning.core.target import (
     fetch_table_info,
     mysql_message,
 )
+from airflow_provider_lightning.core.target import as_text as _text
 
 if TYPE_CHECKING:
     from airflow_provider_lightning.core.importer.steps import ImportEnv
@@ -389,10 +390,6 @@ class TargetCatalog:
         return self._transactional.get(engine.lower()) if engine else None
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
 
 
 # --- privileges ------------------------------------------------------------------------------------------
