@@ -161,3 +161,41 @@ def test_a_table_that_fails_midway_resumes_on_retry_without_resending_committed_
     assert _counts(mysql_server, target_db)["orders"] == 900
     post = run.get_task_instance("import.post_process").xcom_pull(task_ids="import.post_process")
     assert all(p["checksum"] == "ok" for p in post)
+
+
+def test_more_tables_than_map_indexes_share_task_instances(
+    airflow_db, airflow_dags_folder, target_connection, mysql_server, target_db, tmp_path
+):
+    source = write_shop_dump(tmp_path / "dump", rows=40, database=target_db)
+    dag = load_dag(airflow_dags_folder, "lightning_grouped_test.py")
+
+    run = dag.test(run_conf={"source": str(source)})
+
+    assert str(run.state) == "success"
+    mapped = sorted(k[1] for k in _task_states(run) if k[0] == "import.import_table")
+    assert mapped == [0, 1]  # three tables in two task instances
+    assert _counts(mysql_server, target_db) == {"customers": 40, "events": 80, "orders": 120}
+    post = run.get_task_instance("import.post_process").xcom_pull(task_ids="import.post_process")
+    assert sorted(p["table"] for p in post) == [f"`{target_db}`.`{t}`" for t in SHOP_TABLES]
+
+
+def test_imported_tables_are_announced_as_assets(
+    airflow_db, airflow_dags_folder, target_connection, mysql_server, target_db, tmp_path
+):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    source = write_shop_dump(tmp_path / "dump", rows=20, database=target_db)
+    dag = load_dag(airflow_dags_folder, "lightning_import_params.py")
+
+    run = dag.test(run_conf={"source": str(source)})
+
+    assert str(run.state) == "success"
+    with create_session() as session:  # the test reads the metadata DB; the tasks never did
+        uris = set(session.scalars(
+            select(AssetModel.uri).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_run_id == run.run_id)
+        ))
+    host = f"{mysql_server.host}:{mysql_server.port}"
+    assert uris == {f"mysql://{host}/{target_db}/{t}" for t in SHOP_TABLES}

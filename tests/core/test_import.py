@@ -362,3 +362,28 @@ def test_keep_after_success_origin_keeps_finished_checkpoints(mysql_server, fres
     table = FileCheckpointStore(tmp_path / "cp.json").get_table(f"`{fresh_database}`.`kv`")
     assert table.status >= CheckpointStatus.CHECKSUMMED
     assert all(c.finished for c in table.chunks)
+
+
+def test_a_large_csv_file_under_strict_format_is_split_into_chunks_and_arrives_whole(
+    mysql_server, fresh_database, tmp_path
+):
+    from airflow_provider_lightning.core.sample import SBTEST, write_table
+
+    out = tmp_path / "strict"
+    (f,) = write_table(out, SBTEST, 3000, fmt="csv")
+    f.rename(out / "src.sbtest.csv")
+    (out / "bench.sbtest-schema.sql").rename(out / "src.sbtest-schema.sql")
+    store = FileCheckpointStore(tmp_path / "cp.json")
+    config = _config(
+        out, fresh_database, mysql_server, "src",
+        mydumper={"strict-format": True, "max-region-size": "64KiB",
+                  "csv": {"header": False, "terminator": "\n"}},
+        checkpoint={"keep-after-success": "origin"},
+    )
+    summary = run_import(config, store)
+
+    table = FileCheckpointStore(tmp_path / "cp.json").get_table(f"`{fresh_database}`.`sbtest`")
+    assert len(table.chunks) >= 5
+    assert [c.offset for c in table.chunks] == sorted(c.offset for c in table.chunks)
+    assert [p.checksum for p in summary.post] == ["ok"]
+    assert summary.tables[0].rows == 3000
