@@ -723,8 +723,8 @@ def _checksum_before(env: ImportEnv, target: TableInfo) -> RowChecksum:
 def _bytes_done(chunk) -> int:
     if chunk.finished:
         return chunk.file_size if chunk.end_offset < 0 else chunk.end_offset - chunk.offset
-    if chunk.compression != Compression.NONE:
-        return 0
+    if chunk.compression != Compression.NONE or chunk.type == SourceType.PARQUET:
+        return 0  # positions there are not source bytes (decompressed bytes, row numbers)
     return chunk.pos - chunk.offset
 
 

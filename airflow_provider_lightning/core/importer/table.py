@@ -32,9 +32,10 @@ from airflow_provider_lightning.core.errors import ParseError, SourceError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser
+from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
 from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, decode_row
-from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file
+from airflow_provider_lightning.core.storage import Compression, LocalStorage, Storage, open_source_file
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,7 @@ class _ChunkRun:
         self._writers: dict[tuple[str, ...] | None, Any] = {}
         self._hashers: dict[tuple[str, ...] | None, RowHasher] = {}
         self._writer: Any = None
+        self._position_scale = 1.0  # bytes of source per unit of position (Parquet positions are rows)
         self.columns: tuple[ColumnInfo, ...] = ()
         self.progress = ChunkProgress(
             chunk_key=chunk.key,
@@ -292,6 +294,12 @@ class _ChunkRun:
             return self._finish(chunk.pos)
         # Parsing the next batch overlaps with the server executing the previous one.
         self._sender = _Sender(self._commit, name=f"send-{chunk.path}")
+        if chunk.type == SourceType.PARQUET:
+            try:
+                self._run_parquet()
+            finally:
+                self._sender.close()
+            return self.chunk
         try:
             with open_source_file(
                 self.table.storage,
@@ -305,9 +313,7 @@ class _ChunkRun:
                 elif chunk.type == SourceType.CSV:
                     self._run_csv(stream, end)
                 else:
-                    raise SourceError(
-                        chunk.path, f"data files of type {SourceType(chunk.type).name} are not supported yet"
-                    )
+                    raise SourceError(chunk.path, f"data files of type {SourceType(chunk.type).name} cannot be imported")
         finally:
             # Batches parsed before a failure are still committed: they are good rows.
             self._sender.close()
@@ -399,6 +405,36 @@ class _ChunkRun:
             raise
         self._flush(batch, last_end, columns=saved, statement="INSERT", finished=True)
 
+    def _run_parquet(self) -> None:
+        chunk = self.chunk
+        storage = self.table.storage
+        if isinstance(storage, LocalStorage):
+            source: Any = storage.open_raw(chunk.path)
+        else:
+            source = RangeFile(lambda start, end: storage.read_range(chunk.path, start, end), chunk.file_size)
+        with source:
+            parser = ParquetParser(source, path=chunk.path, start_row=chunk.pos)
+            # Positions are row numbers: progress in bytes is the file's share per row.
+            self._position_scale = chunk.file_size / parser.row_count if parser.row_count else 0.0
+            names = tuple(parser.columns)
+            hasher = self._use_columns(names)
+            batch = self._new_batch()
+            limits = self.options.limits
+            last = chunk.pos
+            try:
+                for values, row in parser.iter_rows():
+                    row_hash = None
+                    if hasher is not None:
+                        row_hash = hasher.hash_row(values) if len(values) == len(self.columns) else 0
+                    batch.add(render_row(values), last, row_hash)
+                    last = row
+                    if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
+                        batch = self._flush(batch, row, columns=names, statement="INSERT")
+            except SourceError:
+                self._salvage(lambda: self._flush(batch, last, columns=names, statement="INSERT"))
+                raise
+            self._flush(batch, last, columns=names, statement="INSERT", finished=True)
+
     def _salvage(self, flush: Callable[[], Any]) -> None:
         """Commit the good rows read before a bad one (the error that follows names the bad one)."""
         try:
@@ -454,7 +490,7 @@ class _ChunkRun:
         before = replace(self.progress, columns=job.columns, statement=job.statement)
         result = job.writer.write_batch(job.batch, before, end_pos=job.end_pos, finished=job.finished)
         self.table.failpoints.batch_committed()
-        advanced = job.end_pos - self.progress.pos
+        advanced = int((job.end_pos - self.progress.pos) * self._position_scale)
         self.progress = result.progress
         self.chunk = replace(
             self.chunk,
