@@ -29,7 +29,9 @@ from pathlib import Path
 import psutil
 import pymysql
 
-from airflow_provider_lightning.core.sample import write_sbtest_dump
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from parse import ensure_sbtest_dump  # noqa: E402 - the shared generated dump
+
 
 OUT = Path(__file__).resolve().parent / "out"
 VENV_BIN = Path(sys.executable).parent
@@ -119,14 +121,8 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = args.size_mb * 1024 * 1024 // 190
-    sql_dir = OUT / f"import-sql-{args.size_mb}mb"
-    csv_dir = OUT / f"import-csv-{args.size_mb}mb"
-    for folder, fmt in ((sql_dir, "sql"), (csv_dir, "csv")):
-        if not (folder / ".complete").exists():
-            print(f"generating {fmt} dump of {rows:,} rows into {folder} ...", flush=True)
-            write_sbtest_dump(folder, rows=rows, files=max(2, args.size_mb // 64), fmt=fmt)
-            (folder / "metadata").write_text("Started dump at: 2026-01-01 00:00:00\nFinished dump at: 2026-01-01 00:00:01\n")
-            (folder / ".complete").write_text("ok")
+    sql_dir = ensure_sbtest_dump(args.size_mb, "sql")
+    csv_dir = ensure_sbtest_dump(args.size_mb, "csv")
     sql_files = sorted(sql_dir.glob("bench.sbtest.*.sql"))
     csv_files = sorted(csv_dir.glob("bench.sbtest.*.csv"))
     schema_sql = (sql_dir / "bench.sbtest-schema.sql").read_text()

@@ -24,13 +24,15 @@ from airflow_provider_lightning.core.sample import write_sbtest_dump
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def _ensure_dump(size_mb: int, fmt: str) -> Path:
+def ensure_sbtest_dump(size_mb: int, fmt: str) -> Path:
+    """The generated sysbench-like dump of about ``size_mb`` MB (made once, shared with import.py)."""
     rows = size_mb * 1024 * 1024 // 190  # an sbtest row is about 190 bytes of SQL
     folder = OUT / f"sbtest-{fmt}-{size_mb}mb"
     marker = folder / ".complete"
     if not marker.exists():
-        print(f"generating {size_mb} MB of {fmt.upper()} into {folder} ...", flush=True)
-        write_sbtest_dump(folder, rows=rows, files=max(1, size_mb // 256), fmt=fmt)
+        print(f"generating {size_mb} MB of {fmt.upper()} ({rows:,} rows) into {folder} ...", flush=True)
+        write_sbtest_dump(folder, rows=rows, files=max(2, size_mb // 64), fmt=fmt)
+        (folder / "metadata").write_text("Started dump at: 2026-01-01 00:00:00\nFinished dump at: 2026-01-01 00:00:01\n")
         marker.write_text("ok")
     return folder
 
@@ -67,8 +69,8 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
-    sql_files = sorted(_ensure_dump(args.size_mb, "sql").glob("*.sbtest*.sql"))
-    csv_files = sorted(_ensure_dump(args.size_mb, "csv").glob("*.sbtest*.csv"))
+    sql_files = sorted(ensure_sbtest_dump(args.size_mb, "sql").glob("*.sbtest*.sql"))
+    csv_files = sorted(ensure_sbtest_dump(args.size_mb, "csv").glob("*.sbtest*.csv"))
     for _ in range(args.repeat):
         _time("SQL, raw tuples", sql_files, _sql_raw)
         _time("SQL, decoded values", sql_files, _sql_values)
