@@ -153,6 +153,17 @@ class S3Server:
             region_name=self.region,
         )
 
+    def airflow_connection(self) -> str:
+        """This server as an Airflow connection of type aws (the JSON form of ``AIRFLOW_CONN_...``)."""
+        import json
+
+        return json.dumps({
+            "conn_type": "aws",
+            "login": self.access_key,
+            "password": self.secret_key,
+            "extra": {"endpoint_url": self.endpoint_url, "region_name": self.region},
+        })
+
     def make_bucket(self) -> str:
         name = f"lt-{uuid.uuid4().hex[:12]}"
         self.client().create_bucket(Bucket=name)

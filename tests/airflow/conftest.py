@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 import shutil
 import subprocess
 import sys
@@ -52,6 +56,23 @@ def target_connection(mysql_server, monkeypatch) -> str:
     return "lightning_target"
 
 
+def upload_headed_csv_dump(s3_server, local: Path, *, rows: int, database: str, prefix: str) -> str:
+    """The shop dump as CSV files with a header line (as the S3 example reads them) in a new bucket."""
+    from airflow_provider_lightning.core.sample import write_shop_dump
+
+    write_shop_dump(local, rows=rows, database=database, fmt="csv")
+    headers = {
+        "customers": "id,name,email,balance,created_at,note",
+        "orders": "id,customer_id,total,status,placed_at",
+        "events": "ts,kind,payload",
+    }
+    for f in local.glob("*.csv"):
+        f.write_bytes(headers[f.name.split(".")[1]].encode() + b"\n" + f.read_bytes())
+    bucket = s3_server.make_bucket()
+    s3_server.upload_dir(local, bucket, prefix)
+    return bucket
+
+
 def load_dag(dags_folder: Path, file_name: str, dag_id: str | None = None):
     """Import a DAG file from the dags folder and return its DAG."""
     from airflow.sdk import DAG
@@ -67,9 +88,35 @@ def load_dag(dags_folder: Path, file_name: str, dag_id: str | None = None):
     return dags[0]
 
 
+@dataclass(frozen=True)
+class DailyDumps:
+    """What the services' scheduler imports on its own: the daily example DAG's dump for yesterday,
+    today and tomorrow (UTC; whichever day its first scheduled run is for), all of database ``db``."""
+
+    root: Path
+    db: str
+
+
 @pytest.fixture(scope="session")
-def airflow_services(tmp_path_factory, mysql_server):
-    """api-server + scheduler + dag-processor (LocalExecutor) on a PostgreSQL metadata DB, for the session."""
+def daily_dumps(tmp_path_factory, mysql_server) -> Iterator[DailyDumps]:
+    from airflow_provider_lightning.core.sample import write_shop_dump
+
+    dumps = DailyDumps(tmp_path_factory.mktemp("daily-dumps"), f"lt_daily_{uuid.uuid4().hex[:10]}")
+    today = datetime.now(timezone.utc).date()
+    for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
+        write_shop_dump(dumps.root / day.isoformat(), rows=60, database=dumps.db)
+    yield dumps
+    conn = mysql_server.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{dumps.db}`")
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def airflow_services(tmp_path_factory, mysql_server, s3_server, daily_dumps):
+    """api-server + scheduler + dag-processor (LocalExecutor) on a PostgreSQL metadata DB, for the session,
+    with every example DAG: ``lightning_s3_csv`` reads the moto S3 server, ``lightning_mydumper_daily``
+    (unpaused, so the scheduler runs it at once) imports ``daily_dumps``."""
     from tests.airflow.services import drop_postgres_database, start_airflow_services
 
     target = f"mysql://{mysql_server.user}:{mysql_server.password}@{mysql_server.host}:{mysql_server.port}"
@@ -77,6 +124,8 @@ def airflow_services(tmp_path_factory, mysql_server):
         tmp_path_factory.mktemp("airflow-services"),
         extra_env={
             "AIRFLOW_CONN_LIGHTNING_TARGET": target,
+            "AIRFLOW_CONN_LIGHTNING_S3": s3_server.airflow_connection(),
+            "LIGHTNING_DUMP_ROOT": str(daily_dumps.root),
             # Failed tables stay failed until cleared, so the tests decide when they resume.
             "LIGHTNING_EXAMPLE_TABLE_RETRIES": "0",
         },

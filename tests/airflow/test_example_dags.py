@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_lightning.core.sample import write_shop_dump
-from tests.airflow.conftest import EXAMPLES, load_dag
+from tests.airflow.conftest import EXAMPLES, load_dag, upload_headed_csv_dump
 
 SHOP_TABLES = ("customers", "events", "orders")
 
@@ -109,22 +109,8 @@ def test_the_daily_dag_imports_the_dump_of_its_day(
 def test_the_s3_dag_imports_csv_files_from_a_bucket(
     airflow_db, airflow_dags_folder, target_connection, mysql_server, target_db, tmp_path, s3_server, monkeypatch
 ):
-    local = write_shop_dump(tmp_path / "csv", rows=80, database=target_db, fmt="csv")
-    for f in local.glob("*.csv"):  # the example reads CSV with a header line
-        header = {"customers": "id,name,email,balance,created_at,note", "orders": "id,customer_id,total,status,placed_at",
-                  "events": "ts,kind,payload"}[f.name.split(".")[1]]
-        f.write_bytes(header.encode() + b"\n" + f.read_bytes())
-    bucket = s3_server.make_bucket()
-    s3_server.upload_dir(local, bucket, "exports/today")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_LIGHTNING_S3",
-        json.dumps({
-            "conn_type": "aws",
-            "login": s3_server.access_key,
-            "password": s3_server.secret_key,
-            "extra": {"endpoint_url": s3_server.endpoint_url, "region_name": s3_server.region},
-        }),
-    )
+    bucket = upload_headed_csv_dump(s3_server, tmp_path / "csv", rows=80, database=target_db, prefix="exports/today")
+    monkeypatch.setenv("AIRFLOW_CONN_LIGHTNING_S3", s3_server.airflow_connection())
     dag = load_dag(airflow_dags_folder, "lightning_s3_csv.py")
 
     run = dag.test(run_conf={"bucket": bucket, "prefix": "exports/today"})

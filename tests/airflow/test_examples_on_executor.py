@@ -1,0 +1,82 @@
+"""The example DAGs on the real services (scheduler, LocalExecutor, api-server), not only under dag.test().
+
+``dag.test()`` runs tasks in the test's process, where Airflow's ban on metadata-DB access from tasks
+does not hold; here each task runs in its own task runner process and talks to Airflow through the
+Execution API only. (The Params DAG and the maintenance DAG run this way in test_end_to_end.py.)
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from tests.airflow.conftest import upload_headed_csv_dump
+
+SHOP_ROWS = {"customers": 1, "events": 2, "orders": 3}  # rows per customer, as write_shop_dump writes them
+
+
+def _counts(server, db: str) -> dict[str, int]:
+    conn = server.connect(db)
+    try:
+        with conn.cursor() as cur:
+            counts = {}
+            for table in SHOP_ROWS:
+                cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+                counts[table] = cur.fetchone()[0]
+            return counts
+    finally:
+        conn.close()
+
+
+def _checksums(client, dag_id: str, run_id: str, task_id: str) -> dict[str, str]:
+    path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+    return {p["table"]: p["checksum"] for p in client.request("GET", path).json()["value"]}
+
+
+@pytest.mark.slow
+def test_the_s3_csv_dag_triggered_with_params_imports_a_bucket(airflow_services, mysql_server, s3_server, tmp_path):
+    db = f"lt_s3x_{uuid.uuid4().hex[:10]}"
+    bucket = upload_headed_csv_dump(s3_server, tmp_path / "csv", rows=70, database=db, prefix="exports/run")
+    client = airflow_services.client()
+    try:
+        airflow_services.wait_for_dag(client, "lightning_s3_csv")
+        run = client.trigger_dag_run("lightning_s3_csv", {"bucket": bucket, "prefix": "exports/run"})
+        final = airflow_services.wait_for_run(client, "lightning_s3_csv", run["dag_run_id"], ("success", "failed"))
+        assert final["state"] == "success", airflow_services.log_tail("scheduler")
+        assert _counts(mysql_server, db) == {t: 70 * n for t, n in SHOP_ROWS.items()}
+        assert _checksums(client, "lightning_s3_csv", run["dag_run_id"], "import_csv.post_process") == {
+            f"`{db}`.`{t}`": "ok" for t in SHOP_ROWS
+        }
+    finally:
+        client.close()
+        conn = mysql_server.connect()
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+        conn.close()
+
+
+@pytest.mark.slow
+def test_the_daily_dag_is_scheduled_and_imports_the_dump_of_its_day(airflow_services, mysql_server, daily_dumps):
+    """Nobody triggers it: unpaused at creation, the scheduler starts the run of the latest day itself."""
+    client = airflow_services.client()
+    try:
+        airflow_services.wait_for_dag(client, "lightning_mydumper_daily")
+        deadline = time.monotonic() + 120
+        while True:
+            runs = client.request("GET", "/dags/lightning_mydumper_daily/dagRuns").json()["dag_runs"]
+            scheduled = [r for r in runs if r["run_type"] == "scheduled"]
+            if scheduled:
+                break
+            assert time.monotonic() < deadline, f"the scheduler made no run: {runs}"
+            time.sleep(1)
+        run_id = scheduled[0]["dag_run_id"]
+        final = airflow_services.wait_for_run(client, "lightning_mydumper_daily", run_id, ("success", "failed"))
+        assert final["state"] == "success", airflow_services.log_tail("scheduler")
+        assert _counts(mysql_server, daily_dumps.db) == {t: 60 * n for t, n in SHOP_ROWS.items()}
+        assert _checksums(client, "lightning_mydumper_daily", run_id, "import_dump.post_process") == {
+            f"`{daily_dumps.db}`.`{t}`": "ok" for t in SHOP_ROWS
+        }
+    finally:
+        client.close()
