@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,6 +35,7 @@ from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvPar
 from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
 from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, decode_row
+from airflow_provider_lightning.core.mydump.values import Value
 from airflow_provider_lightning.core.storage import Compression, LocalStorage, Storage, open_source_file
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
 
@@ -386,24 +387,10 @@ class _ChunkRun:
         saved = tuple(file_columns) if file_columns is not None else None
         hasher = self._use_columns(file_columns)
         convert = _charset_converter(self.options.data_character_set)
-        batch = self._new_batch()
-        limits = self.options.limits
-        last_end = parser.data_start if read_header else chunk.pos
-        try:
-            for values, row_end in parser.iter_rows():
-                if convert is not None:
-                    values = [convert(v) if v is not None else None for v in values]
-                row_hash = None
-                if hasher is not None:
-                    row_hash = hasher.hash_row(values) if len(values) == len(self.columns) else 0
-                batch.add(render_row(values), last_end, row_hash)
-                last_end = row_end
-                if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
-                    batch = self._flush(batch, row_end, columns=saved, statement="INSERT")
-        except SourceError:
-            self._salvage(lambda: self._flush(batch, last_end, columns=saved, statement="INSERT"))
-            raise
-        self._flush(batch, last_end, columns=saved, statement="INSERT", finished=True)
+        rows = parser.iter_rows()
+        if convert is not None:
+            rows = (([convert(v) if v is not None else None for v in values], end) for values, end in rows)
+        self._send_values(rows, parser.data_start if read_header else chunk.pos, saved, hasher)
 
     def _run_parquet(self) -> None:
         chunk = self.chunk
@@ -418,22 +405,34 @@ class _ChunkRun:
             self._position_scale = chunk.file_size / parser.row_count if parser.row_count else 0.0
             names = tuple(parser.columns)
             hasher = self._use_columns(names)
-            batch = self._new_batch()
-            limits = self.options.limits
-            last = chunk.pos
-            try:
-                for values, row in parser.iter_rows():
-                    row_hash = None
-                    if hasher is not None:
-                        row_hash = hasher.hash_row(values) if len(values) == len(self.columns) else 0
-                    batch.add(render_row(values), last, row_hash)
-                    last = row
-                    if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
-                        batch = self._flush(batch, row, columns=names, statement="INSERT")
-            except SourceError:
-                self._salvage(lambda: self._flush(batch, last, columns=names, statement="INSERT"))
-                raise
-            self._flush(batch, last, columns=names, statement="INSERT", finished=True)
+            self._send_values(parser.iter_rows(), chunk.pos, names, hasher)
+
+    def _send_values(
+        self,
+        rows: Iterator[tuple[Sequence[Value], int]],
+        start: int,
+        columns: tuple[str, ...] | None,
+        hasher: RowHasher | None,
+    ) -> None:
+        """Batch decoded rows (each with the position after it) into INSERTs of ``columns``, hashing each
+        for the checksum; on a bad row, commit the good ones before it, then let the error go on."""
+        batch = self._new_batch()
+        limits = self.options.limits
+        width = len(self.columns)
+        last = start
+        try:
+            for values, end in rows:
+                row_hash = None
+                if hasher is not None:
+                    row_hash = hasher.hash_row(values) if len(values) == width else 0
+                batch.add(render_row(values), last, row_hash)
+                last = end
+                if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
+                    batch = self._flush(batch, end, columns=columns, statement="INSERT")
+        except SourceError:
+            self._salvage(lambda: self._flush(batch, last, columns=columns, statement="INSERT"))
+            raise
+        self._flush(batch, last, columns=columns, statement="INSERT", finished=True)
 
     def _salvage(self, flush: Callable[[], Any]) -> None:
         """Commit the good rows read before a bad one (the error that follows names the bad one)."""
