@@ -129,10 +129,15 @@ def _round_to_integer(number: Decimal | float) -> Decimal:
     return number.to_integral_value(rounding=ROUND_HALF_UP, context=_DECIMAL_CONTEXT)
 
 
-def _integer_normaliser(column: ColumnInfo) -> Normaliser:
+def _integer_range(column: ColumnInfo) -> tuple[int, int]:
+    """The smallest and the largest value of an integer column."""
     bits = _INTEGER_BITS[column.data_type]
+    return (0, (1 << bits) - 1) if column.unsigned else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+
+
+def _integer_normaliser(column: ColumnInfo) -> Normaliser:
     unsigned = column.unsigned
-    low, high = (0, (1 << bits) - 1) if unsigned else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    low, high = _integer_range(column)
     # Digit strings shorter than this are always in range: no need to look at their value.
     safe_length = len(str(high))
     negative_safe_length = 0 if unsigned else len(str(-low)) + 1
@@ -953,7 +958,7 @@ class RowHasher:
     ``TIME_ROUND_FRACTIONAL``) or truncates them (MariaDB's default): see :func:`rounds_fractional_seconds`.
     """
 
-    __slots__ = ("_plan", "columns")
+    __slots__ = ("_plain_sql", "_plan", "columns")
 
     def __init__(self, columns: Sequence[ColumnInfo], *, round_fractional_seconds: bool = False) -> None:
         self.columns = tuple(columns)
@@ -961,6 +966,7 @@ class RowHasher:
             (index, value_normaliser(self.columns[index], round_fractional_seconds=round_fractional_seconds))
             for index in _canonical_order(self.columns)
         )
+        self._plain_sql: _PlainSqlRows | None = None
 
     def canonical_row(self, values: Sequence[Value]) -> list[bytes | None]:
         """Each value's canonical bytes, in the order of ``columns`` (for finding what differs)."""
@@ -1024,74 +1030,127 @@ class RowHasher:
     def hash_sql_rows(self, raws: Sequence[bytes]) -> list[int]:
         """Each raw SQL row tuple's hash (``(1,"a",NULL)`` as the dump wrote it): ``hash_row(decode_row(raw))``.
 
-        Most dump rows are plain — numbers, NULL, quoted strings without escapes, no commas inside
-        strings — and those are split with ``bytes.split`` rather than parsed: several times cheaper than
-        the parser's grammar, and this runs for every row of an import. Anything else takes the parser.
-        Rows whose width does not match the columns hash to 0 (the target rejects them anyway).
+        Most dump rows are plain — numbers, NULL, quoted strings without escapes — and those are read by
+        one regular expression compiled for the table's columns (:class:`_PlainSqlRows`), several times
+        cheaper than the parser's grammar; this runs for every row of an import. Anything else takes the
+        parser. Rows whose width does not match the columns hash to 0 (the target rejects them anyway).
         """
+        return self._plain_sql_rows().hash_rows(raws, self._hash_parsed)
+
+    def _plain_sql_rows(self) -> _PlainSqlRows:
+        if self._plain_sql is None:
+            self._plain_sql = _PlainSqlRows(self.columns, self._plan)
+        return self._plain_sql
+
+    def _hash_parsed(self, raw: bytes) -> int:
         from airflow_provider_lightning.core.mydump.sql_parser import decode_row  # noqa: PLC0415
 
-        width = len(self.columns)
-        separators = width - 1
-        plan = self._plan
-        prefixes = _LENGTH_PREFIXES
-        limit = len(prefixes)
-        md5 = hashlib.md5
-        first_eight = _HASH_PREFIX
-        join = b"".join
-        hashes = []
-        for raw in raws:
-            values = None
-            if raw.count(b",") == separators and raw[:1] == b"(" and raw[-1:] == b")":
-                values = _plain_values(raw[1:-1].split(b","))
-            if values is None:
-                values = decode_row(raw)
-                if len(values) != width:
-                    hashes.append(0)
-                    continue
-            parts = []
-            append = parts.append
-            for index, normalise in plan:
-                value = values[index]
-                if value is None:
-                    append(_NULL)
-                    continue
-                if normalise is not None:
-                    value = normalise(value)
-                size = len(value)
-                append(prefixes[size] if size < limit else b"%d:" % size)
-                append(value)
-            hashes.append(first_eight(md5(join(parts)).digest())[0])
-        return hashes
+        values = decode_row(raw)
+        return self._hash(values) if len(values) == len(self.columns) else 0
 
     def _check_width(self, values: Sequence[Value]) -> None:
         if len(values) != len(self.columns):
             raise ValueError(f"a row of {len(values)} values for {len(self.columns)} columns")
 
 
-def _plain_values(parts: list[bytes]) -> list[Value] | None:
-    """The values of a row split at its commas, if every part is a plain value (else None: parse it)."""
-    values: list[Value] = []
-    append = values.append
-    for part in parts:
-        first = part[:1]
-        if first == b'"' or first == b"'":
-            body = part[1:-1]
-            if len(part) < 2 or part[-1:] != first or b"\\" in body or first in body:
-                return None
-            append(body)
-        elif part.isdigit() or (first == b"-" and part[1:].isdigit()):
-            append(Number(part))
-        elif part == b"NULL":
-            append(None)
-        else:
-            digits = part[1:] if first == b"-" else part
-            whole, dot, fraction = digits.partition(b".")
-            if dot and whole.isdigit() and fraction.isdigit():
-                append(Number(part))
+# Plain SQL values, as regular expressions with one capturing group giving the canonical bytes.
+_QUOTED = {b'"': rb'"([^"\\]*)"', b"'": rb"'([^'\\]*)'"}
+# A CHAR value without trailing spaces (the server strips them: with them, the value is not canonical).
+_QUOTED_UNPADDED = {b'"': rb'"((?:[^"\\]*[^"\\ ])?)"', b"'": rb"'((?:[^'\\]*[^'\\ ])?)'"}
+_PLAIN_NUMBER_TEXT = rb"(-?[0-9]+(?:\.[0-9]+)?)"
+
+
+class _PlainSqlRows:
+    """Hashes plain raw SQL rows without parsing them, exactly as :meth:`RowHasher._hash` hashes their values.
+
+    For each quote character a dump may use, one regular expression matches a whole row of plain values
+    — an integer in range and without leading zeros, a quoted string without escapes (for CHAR, without
+    trailing spaces), a decimal number, NULL where the column allows it — capturing each value. A
+    function generated for the table's columns (as ``collections.namedtuple`` does) then hashes the
+    captures with one ``%`` formatting per row, calling a normaliser only for the columns that have one
+    beyond "strip" or "as is" (dates, decimals, ...). A row either regular expression rejects goes to the
+    parser. The generated code holds column positions only, never a name or a value from the input.
+    """
+
+    __slots__ = ("_hash_rows",)
+
+    def __init__(self, columns: Sequence[ColumnInfo], plan: Sequence[tuple[int, Normaliser | None]]) -> None:
+        if not columns:
+            self._hash_rows = lambda raws, parse: [parse(raw) for raw in raws]
+            return
+        normalisers = dict(plan)
+        fragments: dict[bytes, list[bytes]] = {quote: [] for quote in _QUOTED}
+        prepare: list[str] = []  # statements computing each value from its groups
+        parts: list[tuple[str, str]] = []  # (format, arguments) per column, in the columns' order
+        names: dict[str, Any] = {"Number": Number}
+        group = 0
+        for index, column in enumerate(columns):
+            normalise = normalisers[index]
+            null = b"|NULL" if column.nullable else b""
+            value = f"g{group}"
+            if column.data_type in _INTEGER_BITS:
+                digits = len(str(_integer_range(column)[1])) - 1  # fewer digits than the maximum has
+                sign = b"" if column.unsigned else b"-?"
+                for quote in fragments:
+                    fragments[quote].append(b"(?:(0|%s[1-9][0-9]{0,%d})%s)" % (sign, digits - 1, null))
+                group += 1
+            elif normalise is None or normalise is _strip_char:
+                strings = _QUOTED if normalise is None else _QUOTED_UNPADDED
+                for quote in fragments:
+                    fragments[quote].append(b"(?:%s%s)" % (strings[quote], null))
+                group += 1
             else:
-                return None
-    return values
+                names[f"n{index}"] = normalise
+                quoted, number = f"g{group}", f"g{group + 1}"
+                for quote in fragments:
+                    fragments[quote].append(b"(?:%s|%s%s)" % (_QUOTED[quote], _PLAIN_NUMBER_TEXT, null))
+                value = f"v{index}"
+                if column.nullable:
+                    prepare.append(
+                        f"{value} = n{index}({quoted}) if {quoted} is not None else "
+                        f"(n{index}(Number({number})) if {number} is not None else None)"
+                    )
+                else:
+                    prepare.append(f"{value} = n{index}({quoted} if {quoted} is not None else Number({number}))")
+                group += 2
+            if column.nullable:
+                parts.append(("%s", f'(b"%d:%s" % (len({value}), {value}) if {value} is not None else b"N")'))
+            else:
+                parts.append(("%d:%s", f"len({value}), {value}"))
+        ordered = [parts[index] for index, _ in plan]
+        row_format = "".join(f for f, _ in ordered)
+        arguments = ", ".join(a for _, a in ordered)
+        captures = "".join(f"g{i}, " for i in range(group))
+        names["patterns"] = {
+            quote: re.compile(b"\\(" + b",".join(pieces) + b"\\)").fullmatch for quote, pieces in fragments.items()
+        }
+        names.update(md5=hashlib.md5, first_eight=_HASH_PREFIX)
+        body = "\n".join(f"        {line}" for line in prepare)
+        source = f"""
+def hash_rows(raws, parse):
+    first, second = patterns[b'"'], patterns[b"'"]
+    if raws:
+        single, double = raws[0].find(b"'"), raws[0].find(b'"')
+        if single >= 0 and (double < 0 or single < double):  # a dump in single quotes: try them first
+            first, second = second, first
+    hashes = []
+    append = hashes.append
+    for raw in raws:
+        found = first(raw) or second(raw)
+        if found is None:
+            append(parse(raw))
+            continue
+        ({captures}) = found.groups()
+{body if prepare else ""}
+        append(first_eight(md5(b"{row_format}" % ({arguments},)).digest())[0])
+    return hashes
+"""
+        exec(compile(source, "<plain SQL rows>", "exec"), names)  # noqa: S102 - our own text (see the docstring)
+        self._hash_rows = names["hash_rows"]
+
+    def hash_rows(self, raws: Sequence[bytes], parse: Callable[[bytes], int]) -> list[int]:
+        """Each row's hash; ``parse`` hashes a row that is not plain."""
+        return self._hash_rows(raws, parse)
 
 
 def rounds_fractional_seconds(facts: ServerFacts, sql_mode: str) -> bool:

@@ -1008,38 +1008,116 @@ def test_a_column_info_from_json_hashes_like_the_original(target):
 # --- the fast path for raw SQL rows ------------------------------------------------------------------
 
 _FAST_COLUMNS = [
-    ColumnInfo("id", "int", "int(11)"),
+    ColumnInfo("id", "int", "int(11)", nullable=False),
     ColumnInfo("d", "decimal", "decimal(10,2)", numeric_precision=10, numeric_scale=2),
     ColumnInfo("c", "char", "char(20)", char_max_length=20),
     ColumnInfo("v", "varchar", "varchar(50)", char_max_length=50),
+    ColumnInfo("t", "tinyint", "tinyint(3) unsigned"),
+    ColumnInfo("b", "bigint", "bigint(20)", nullable=False),
+    ColumnInfo("e", "enum", "enum('x','y')", nullable=False),
+    ColumnInfo("p", "char", "char(4)", char_max_length=4, nullable=False),
+    ColumnInfo("day", "date", "date"),
 ]
 
 
-def _sql_literal(value) -> bytes:
+def _sql_literal(value, quote: bytes) -> bytes:
     if value is None:
         return b"NULL"
     if isinstance(value, int):
         return str(value).encode()
-    if isinstance(value, tuple):  # a decimal written as text
+    if isinstance(value, tuple):  # a number or other bare word written as text
         return value[0].encode()
-    quote = b'"' if len(value) % 2 else b"'"
     body = value.replace(b"\\", b"\\\\").replace(quote, b"\\" + quote)
     return quote + body + quote
 
 
+# Every kind of value in every column: what plain rows look like, and what a plain-looking row must not
+# be mistaken for (leading zeros, -0, out of range, trailing spaces, quotes and commas in strings...).
 _VALUES = st.one_of(
     st.none(),
-    st.integers(-(2**31), 2**31 - 1),
+    st.integers(-(2**64), 2**64),
+    st.sampled_from([("007",), ("-0",), ("0",), ("1.",), (".5",), ("-12.50",), ("1e3",), ("0x41",), ("TRUE",)]),
     st.tuples(st.decimals(-(10**7), 10**7, places=2, allow_nan=False).map(str)),
     st.binary(max_size=12),
+    st.sampled_from([b"x", b"Y", b"ab ", b" ", b"", b"a,b", b"it's", b'say "hi"', b"2026-03-04", b"2026-02-30"]),
 )
 
 
-@given(rows=st.lists(st.lists(_VALUES, min_size=4, max_size=4), max_size=20))
-def test_raw_rows_hash_as_their_decoded_values_do(rows):
+# Rows of plain values, each fitting its column's type (or nearly: at the edges of each integer range,
+# strings with trailing spaces): they reach the fast path, so that its reading of them is compared.
+_EDGE_INTEGERS = st.sampled_from([
+    0, 1, -1, 127, 128, 255, 256, -128, -129, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 999_999_999,
+    9_999_999_999, 2**63 - 1, 2**63, -(2**63) - 1, 10**18, 10**19 - 1, 10**19,
+])
+_PLAIN_TEXT = st.text(alphabet="ab xy,", max_size=6).map(str.encode)
+_PLAIN_ROWS = st.tuples(
+    _EDGE_INTEGERS,
+    st.none() | st.sampled_from([("12.5",), ("-0.25",), ("1.005",), ("7",)]),
+    st.none() | _PLAIN_TEXT,
+    st.none() | _PLAIN_TEXT,
+    st.none() | _EDGE_INTEGERS,
+    _EDGE_INTEGERS,
+    st.sampled_from([b"x", b"y", b"Y", 1, 2]),
+    _PLAIN_TEXT,
+    st.none() | st.sampled_from([b"2026-03-04", b"2026-03-04 10:11:12", b"20260304", 20260304]),
+).map(list)
+
+
+@given(
+    rows=st.lists(
+        _PLAIN_ROWS | st.lists(_VALUES, min_size=len(_FAST_COLUMNS), max_size=len(_FAST_COLUMNS)), max_size=20
+    ),
+    quotes=st.lists(st.sampled_from([b'"', b"'"]), min_size=1, max_size=3),
+)
+def test_raw_rows_hash_as_their_decoded_values_do(rows, quotes):
     hasher = RowHasher(_FAST_COLUMNS)
-    raws = [b"(" + b",".join(_sql_literal(v) for v in row) + b")" for row in rows]
+    raws = [
+        b"(" + b",".join(_sql_literal(v, quotes[(r + i) % len(quotes)]) for i, v in enumerate(row)) + b")"
+        for r, row in enumerate(rows)
+    ]
     assert hasher.hash_sql_rows(raws) == [hasher.hash_row(decode_row(r)) for r in raws]
+
+
+@pytest.mark.parametrize("column_type", ["tinyint", "smallint", "mediumint", "int", "bigint"])
+@pytest.mark.parametrize("unsigned", [False, True])
+def test_integers_at_the_edges_of_their_range_hash_as_parsed(column_type, unsigned):
+    full = f"{column_type}(20){' unsigned' if unsigned else ''}"
+    hasher = RowHasher([ColumnInfo("n", column_type, full, nullable=False)])
+    bits = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "bigint": 64}[column_type]
+    edges = {0, 1, -1, 2**bits - 1, 2**bits, -(2**bits)} | {2 ** (bits - 1) + d for d in (-1, 0, 1)}
+    edges |= {-(2 ** (bits - 1)) + d for d in (-1, 0, 1)}
+    edges |= {sign * (10**k + d) for k in range(1, 21) for d in (-1, 0) for sign in (1, -1)}
+    raws = [b"(%d)" % n for n in sorted(edges)]
+    assert hasher.hash_sql_rows(raws) == [hasher.hash_row(decode_row(r)) for r in raws]
+
+
+def test_char_values_with_trailing_spaces_hash_as_parsed():
+    hasher = RowHasher([ColumnInfo("c", "char", "char(9)", nullable=False)])
+    raws = [b'("a ")', b"('a  ')", b'(" ")', b'("")', b'("a")', b"('a')"]
+    hashes = hasher.hash_sql_rows(raws)
+    assert hashes == [hasher.hash_row(decode_row(r)) for r in raws]
+    assert hashes[0] == hashes[1] == hashes[4] == hashes[5] and hashes[2] == hashes[3]
+
+
+def test_plain_rows_of_every_quote_style_hash_without_the_parser():
+    columns = [ColumnInfo("id", "int", "int(11)", nullable=False), ColumnInfo("s", "varchar", "varchar(9)")]
+    hasher = RowHasher(columns)
+    raws = [b'(1,"a")', b"(2,'b')", b"(-3,NULL)", b'(1,"a")']
+    parsed = []
+    hashes = hasher._plain_sql_rows().hash_rows(raws, lambda raw: parsed.append(raw) or 0)
+    assert parsed == []
+    assert hashes == [hasher.hash_row(decode_row(r)) for r in raws]
+    assert hashes[0] == hashes[3] != hashes[1]
+
+
+def test_rows_that_are_not_plain_go_to_the_parser():
+    hasher = RowHasher([ColumnInfo("id", "int", "int(11)", nullable=False), ColumnInfo("s", "char", "char(9)", nullable=False)])
+    parsed = []
+    hasher._plain_sql_rows().hash_rows(
+        [b'(007,"a")', b'(1,"a ")', b'(1,"a\\"b")', b"(1,NULL)", b'(1,_binary "a")', b'(1,"a")'],
+        lambda raw: parsed.append(raw) or 0,
+    )
+    assert parsed == [b'(007,"a")', b'(1,"a ")', b'(1,"a\\"b")', b"(1,NULL)", b'(1,_binary "a")']
 
 
 def test_a_raw_row_of_the_wrong_width_hashes_to_zero():
