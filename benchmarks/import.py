@@ -99,7 +99,8 @@ def _measure(loader: str, command: list[str], server: psutil.Process, *, stdin_f
             with open(f, "rb") as src:
                 shutil.copyfileobj(src, proc.stdin, 1 << 20)
         proc.stdin.close()
-    _, err = proc.communicate()
+    err = proc.stderr.read()  # (stdin, if any, is closed: communicate() would try to flush it)
+    proc.wait()
     seconds = time.perf_counter() - start
     watcher.join()
     if proc.returncode != 0:

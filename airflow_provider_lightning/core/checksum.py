@@ -18,9 +18,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import queue
 import re
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
@@ -880,19 +883,26 @@ def row_hash_sql(columns: Sequence[ColumnInfo]) -> str:
     return f"CAST(CONV(LEFT(MD5({row}), 16), 16, 10) AS UNSIGNED)"
 
 
-def target_checksum_sql(table: TableInfo, columns: Sequence[ColumnInfo] | None = None) -> str:
+def target_checksum_sql(
+    table: TableInfo, columns: Sequence[ColumnInfo] | None = None, *, key_range: tuple[str, int, int] | None = None
+) -> str:
     """One SELECT giving ``(COUNT(*), sum of the row hashes mod 2**64)`` for the target table.
 
     ``columns`` are the columns the source files carry (default: every column that is not generated);
     columns outside it are not hashed — they got their defaults on the server, and the source knows
-    nothing about them.
+    nothing about them. ``key_range`` (column, first, last) limits it to the rows whose integer key is in
+    that range.
     """
     if columns is None:
         columns = table.insertable_columns
     qualified = f"{quote_identifier(table.schema)}.{quote_identifier(table.name)}"
+    where = ""
+    if key_range is not None:
+        key, first, last = key_range
+        where = f" WHERE {quote_identifier(key)} BETWEEN {int(first)} AND {int(last)}"
     return (
         f"SELECT COUNT(*), CAST(COALESCE(MOD(SUM({row_hash_sql(columns)}), 18446744073709551616), 0) "
-        f"AS UNSIGNED) FROM {qualified}"
+        f"AS UNSIGNED) FROM {qualified}{where}"
     )
 
 
@@ -903,12 +913,79 @@ def fetch_target_checksum(
     columns: Sequence[ColumnInfo] | None = None,
     time_zone: str = "+00:00",
 ) -> RowChecksum:
-    """Run :func:`target_checksum_sql` on ``conn``.
+    """Run :func:`target_checksum_sql` on ``conn`` (in the session :func:`_checksum_session` sets up)."""
+    with _checksum_session(conn, time_zone) as cur:
+        checksum = _run_checksum(cur, table, target_checksum_sql(table, columns))
+    log.debug("target checksum of `%s`.`%s`: %s", table.schema, table.name, checksum)
+    return checksum
 
-    The session's ``time_zone`` is set to the one the import session used (TIMESTAMP values are shown
-    in it) and ``PAD_CHAR_TO_FULL_LENGTH`` is taken out of ``sql_mode``; both are restored afterwards.
+
+def fetch_target_checksum_concurrently(
+    connect: Callable[[], Any],
+    table: TableInfo,
+    *,
+    columns: Sequence[ColumnInfo] | None = None,
+    time_zone: str = "+00:00",
+    concurrency: int = 1,
+) -> RowChecksum:
+    """:func:`fetch_target_checksum`, split over ``concurrency`` connections from ``connect``.
+
+    One query reads a table on one server thread; a table with a single-column integer primary key is
+    cut into ranges of its key, summed by ``concurrency`` connections at once (the sums add up: the
+    checksum is a sum). Other tables take one query.
     """
-    sql = target_checksum_sql(table, columns)
+    key = _integer_primary_key(table)
+    conn = connect()
+    try:
+        if key is None or concurrency < 2:
+            return fetch_target_checksum(conn, table, columns=columns, time_zone=time_zone)
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT MIN({quote_identifier(key)}), MAX({quote_identifier(key)}) FROM "
+                        f"{quote_identifier(table.schema)}.{quote_identifier(table.name)}")
+            low, high = cur.fetchone()
+        if low is None:
+            return fetch_target_checksum(conn, table, columns=columns, time_zone=time_zone)
+    finally:
+        conn.close()
+    low, high = int(low), int(high)
+    pieces = concurrency * 4  # more pieces than connections: one slow piece does not hold the others up
+    step = max(1, -(-(high - low + 1) // pieces))
+    ranges: queue.SimpleQueue[tuple[str, int, int]] = queue.SimpleQueue()
+    for first in range(low, high + 1, step):
+        ranges.put((key, first, min(first + step - 1, high)))
+
+    def sum_ranges() -> RowChecksum:
+        total = RowChecksum()
+        worker = connect()
+        try:
+            with _checksum_session(worker, time_zone) as cur:
+                while True:
+                    try:
+                        key_range = ranges.get_nowait()
+                    except queue.Empty:
+                        return total
+                    total = total + _run_checksum(cur, table, target_checksum_sql(table, columns, key_range=key_range))
+        finally:
+            worker.close()
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="checksum") as pool:
+        parts = [pool.submit(sum_ranges) for _ in range(concurrency)]
+        checksum = sum((part.result() for part in parts), RowChecksum())
+    log.debug("target checksum of `%s`.`%s` over %d connections: %s", table.schema, table.name, concurrency, checksum)
+    return checksum
+
+
+def _integer_primary_key(table: TableInfo) -> str | None:
+    if len(table.primary_key) != 1:
+        return None
+    column = table.column(table.primary_key[0])
+    return column.name if column.data_type in _INTEGER_BITS else None
+
+
+@contextmanager
+def _checksum_session(conn, time_zone: str) -> Iterator[Any]:
+    """A cursor whose session shows TIMESTAMPs in ``time_zone`` (the one the import session used) and
+    has ``PAD_CHAR_TO_FULL_LENGTH`` taken out of ``sql_mode``; both are restored afterwards."""
     with conn.cursor() as cur:
         cur.execute("SELECT @@SESSION.time_zone, @@SESSION.sql_mode")
         old_zone, old_mode = (_text(v) for v in cur.fetchone())
@@ -917,15 +994,17 @@ def fetch_target_checksum(
             cur.execute("SET SESSION time_zone = %s", (time_zone,))
             if len(modes) != len([m for m in old_mode.split(",") if m]):
                 cur.execute("SET SESSION sql_mode = %s", (",".join(modes),))
-            cur.execute(sql)
-            rows, total = cur.fetchone()
-            _check_warnings(cur, table)
+            yield cur
         finally:
             cur.execute("SET SESSION time_zone = %s", (old_zone,))
             cur.execute("SET SESSION sql_mode = %s", (old_mode,))
-    checksum = RowChecksum(int(rows), int(total))
-    log.debug("target checksum of `%s`.`%s`: %s", table.schema, table.name, checksum)
-    return checksum
+
+
+def _run_checksum(cur, table: TableInfo, sql: str) -> RowChecksum:
+    cur.execute(sql)
+    rows, total = cur.fetchone()
+    _check_warnings(cur, table)
+    return RowChecksum(int(rows), int(total))
 
 
 def _check_warnings(cur, table: TableInfo) -> None:

@@ -26,6 +26,7 @@ from airflow_provider_lightning.core.checksum import (
     compare_checksums,
     double_text,
     fetch_target_checksum,
+    fetch_target_checksum_concurrently,
     parse_members,
     rounds_fractional_seconds,
     row_hash_sql,
@@ -1122,3 +1123,45 @@ def test_rows_that_are_not_plain_go_to_the_parser():
 
 def test_a_raw_row_of_the_wrong_width_hashes_to_zero():
     assert RowHasher(_FAST_COLUMNS).hash_sql_rows([b"(1,2)"]) == [0]
+
+
+# --- the target side, over several connections ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("columns_sql", "keys"),
+    [
+        ("id BIGINT PRIMARY KEY, s VARCHAR(20)", [-(2**40), -5, 0, 1, 2, 3, 17, 1000, 10**9, 2**62]),
+        ("id INT UNSIGNED PRIMARY KEY, s VARCHAR(20)", list(range(1, 400, 3))),
+        ("id INT PRIMARY KEY, s VARCHAR(20)", [7]),
+        ("id VARCHAR(9) PRIMARY KEY, s VARCHAR(20)", ["a", "b", "c"]),  # not an integer key: one query
+        ("id INT, s VARCHAR(20)", [1, 1, 2]),  # no key: one query
+    ],
+)
+def test_a_table_checksummed_over_key_ranges_sums_to_the_one_query_checksum(
+    target, mysql_server, columns_sql, keys
+):
+    info = target.create(columns_sql)
+    rows = [[Number(b"%d" % k) if isinstance(k, int) else k.encode(), b"row %d" % i] for i, k in enumerate(keys)]
+    target.load(rows)
+    target.conn.commit()
+    whole = fetch_target_checksum(target.conn, info)
+    assert whole.rows == len(keys)
+    opened = []
+
+    def connect():
+        opened.append(mysql_server.connect(target.database, init_command="SET NAMES binary"))
+        return opened[-1]
+
+    for concurrency in (1, 2, 5):
+        assert fetch_target_checksum_concurrently(connect, info, concurrency=concurrency) == whole
+    assert all(conn.open is False for conn in opened)  # every connection it opened is closed
+
+
+def test_an_empty_table_checksummed_concurrently_is_empty(target, mysql_server):
+    info = target.create("id INT PRIMARY KEY")
+
+    def connect():
+        return mysql_server.connect(target.database)
+
+    assert fetch_target_checksum_concurrently(connect, info, concurrency=4) == RowChecksum()

@@ -38,6 +38,7 @@ from airflow_provider_lightning.core.checksum import (
     RowChecksum,
     compare_checksums,
     fetch_target_checksum,
+    fetch_target_checksum_concurrently,
     rounds_fractional_seconds,
     row_hash_sql,
 )
@@ -822,6 +823,9 @@ def post_process_table(env: ImportEnv, result: TableResult, *, done: int = Check
     return PostProcessResult(name, checksum_state, analyze_state, expected, actual, status)
 
 
+_CONCURRENT_CHECKSUM_ROWS = 20_000
+
+
 def _checksum_table(env: ImportEnv, result: TableResult, level: int):
     name = result.table
     before = result.checksum_before or RowChecksum()
@@ -830,23 +834,28 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int):
         reason = "the table's files carry different column lists"
     elif before.rows and result.columns is not None:
         reason = "the target table held rows before the import and the files carry only some of its columns"
-    source = env.table_source(name)
-    actual = None
-    if reason is None:
-        conn = env.connect(data=True)
-        try:
-            target = fetch_table_info(conn, source.schema, source.name)
-            if target is None:
-                raise TargetError(f"table {name} does not exist in the target any more")
-            names = result.columns
-            columns = target.insertable_columns if names is None else tuple(target.column(n) for n in names)
-            actual = fetch_target_checksum(conn, target, columns=columns, time_zone=env.prepared.session.time_zone)
-        finally:
-            conn.close()
     if reason is not None:
         log.warning("table %s: checksum skipped: %s", name, reason)
         return f"skipped: {reason}", None, None
+    source = env.table_source(name)
+    conn = env.connect()
+    try:
+        target = fetch_table_info(conn, source.schema, source.name)
+    finally:
+        conn.close()
+    if target is None:
+        raise TargetError(f"table {name} does not exist in the target any more")
+    columns = target.insertable_columns if result.columns is None else tuple(target.column(n) for n in result.columns)
     expected = before + result.checksum
+    # A large table is read by several server threads at once (the import's region-concurrency).
+    concurrency = env.config.lightning.region_concurrency if expected.rows >= _CONCURRENT_CHECKSUM_ROWS else 1
+    actual = fetch_target_checksum_concurrently(
+        lambda: env.connect(data=True),
+        target,
+        columns=columns,
+        time_zone=env.prepared.session.time_zone,
+        concurrency=concurrency,
+    )
     mismatch = compare_checksums(name, expected, actual)
     if mismatch is None:
         log.info("table %s: checksum ok (%d rows)", name, actual.rows)
