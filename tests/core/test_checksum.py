@@ -1165,3 +1165,18 @@ def test_an_empty_table_checksummed_concurrently_is_empty(target, mysql_server):
         return mysql_server.connect(target.database)
 
     assert fetch_target_checksum_concurrently(connect, info, concurrency=4) == RowChecksum()
+
+
+def test_not_null_columns_hash_alike_on_both_sides(target):
+    target.create(
+        "id INT NOT NULL PRIMARY KEY, c CHAR(5) NOT NULL, v VARCHAR(9) NOT NULL, d DECIMAL(6,2) NOT NULL, "
+        "n VARCHAR(9) NULL, e ENUM('x','y') NOT NULL, day DATE NOT NULL"
+    )
+    rows = [
+        [Number(b"1"), b"ab ", b"", Number(b"1.5"), None, b"y", b"2026-03-04"],
+        [Number(b"2"), b"", b"N", Number(b"-0.25"), b"N", b"x", b"1999-12-31"],
+        [Number(b"3"), b"x", b"1:a", Number(b"7"), b"", Number(b"2"), b"2026-01-01"],
+    ]
+    target.load(rows)
+    assert "IFNULL(CONCAT(LENGTH(CAST(`id`" not in row_hash_sql(target.info.columns)  # NOT NULL: no IFNULL
+    assert_checksums_agree(target, rows)
