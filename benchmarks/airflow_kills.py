@@ -157,7 +157,7 @@ def _report(results, seconds: float) -> str:
         "",
         (
             f"{len(results)} trials, {planned} planned kills, {len(kills)} SIGKILLs sent ({planned - len(kills)} "
-            f"whose moment never came: every row was in first), {len(landed)} landed (the task instance failed)"
+            f"whose moment never came: the import, or the chosen task, was done first), {len(landed)} landed (the task instance failed)"
         ),
         (
             f"  {sum(k.log_says_sigkill for k in landed)} of them with the try's log (REST API) reporting the SIGKILL, "

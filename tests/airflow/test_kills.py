@@ -251,9 +251,13 @@ class AirflowImport:
 
     # -- acting ------------------------------------------------------------------------------------
 
-    def kill(self, task: TaskProcess, timeout: float = 60) -> str:
-        """SIGKILL the task runner, wait until it is gone and its task instance has a final state."""
-        task.process.send_signal(signal.SIGKILL)  # psutil checks first that the pid was not reused
+    def kill(self, task: TaskProcess, timeout: float = 60) -> str | None:
+        """SIGKILL the task runner, wait until it is gone and its task instance has a final state; None
+        if it had ended by itself before the signal."""
+        try:
+            task.process.send_signal(signal.SIGKILL)  # psutil checks first that the pid was not reused
+        except psutil.NoSuchProcess:
+            return None
         deadline = time.monotonic() + timeout
         while alive(task.process):
             if time.monotonic() > deadline:
@@ -268,16 +272,24 @@ class AirflowImport:
 
     def clear_failed(self) -> list[str]:
         """Clear, as the UI does, every failed table and what comes after the tables; return what was
-        failed (``task[index] state``)."""
+        failed (``task[index] state``).
+
+        A Clear that comes right after a table failed can cross the scheduler marking what follows
+        ``upstream_failed``: clean_checkpoints can end up so after the Clear, with every table and
+        post_process done. A person clears it again; so does this.
+        """
         failed = [
             (ti["task_id"], ti["map_index"], ti["state"])
             for ti in self.task_instances()
-            if ti["state"] in ("failed", "upstream_failed") and ti["task_id"] in (IMPORT_TABLE, POST_PROCESS)
+            if ti["state"] in ("failed", "upstream_failed")
+            and ti["task_id"] in (IMPORT_TABLE, POST_PROCESS, CLEAN_CHECKPOINTS)
         ]
         if not failed:
             return []
         targets: list[str | tuple[str, int]] = [(t, i) for t, i, _ in failed if t == IMPORT_TABLE]
-        targets += [POST_PROCESS, CLEAN_CHECKPOINTS]
+        if targets or any(t == POST_PROCESS for t, _, _ in failed):
+            targets.append(POST_PROCESS)
+        targets.append(CLEAN_CHECKPOINTS)
         self.client.clear_task_instances(DAG_ID, self.run_id, targets)
         names = [f"{t}[{i}] {state}" if i >= 0 else f"{t} {state}" for t, i, state in sorted(failed)]
         self.cleared.append(names)
@@ -347,6 +359,8 @@ def kill_at(
         return None
     seconds = time.monotonic() - run.started
     state = run.kill(victim)
+    if state is None:  # it finished while we waited for the moment: the moment never came
+        return None
     survived = alive(victim.supervisor)
     log = run.task_log(victim.task_id, victim.map_index, victim.try_number)
     said = '"signal_name": "SIGKILL"' in log
