@@ -887,7 +887,10 @@ def row_hash_sql(columns: Sequence[ColumnInfo]) -> str:
 
 
 def target_checksum_sql(
-    table: TableInfo, columns: Sequence[ColumnInfo] | None = None, *, key_range: tuple[str, int, int] | None = None
+    table: TableInfo,
+    columns: Sequence[ColumnInfo] | None = None,
+    *,
+    key_range: tuple[str, int, int] | None = None,
 ) -> str:
     """One SELECT giving ``(COUNT(*), sum of the row hashes mod 2**64)`` for the target table.
 
@@ -967,14 +970,17 @@ def fetch_target_checksum_concurrently(
                         key_range = ranges.get_nowait()
                     except queue.Empty:
                         return total
-                    total = total + _run_checksum(cur, table, target_checksum_sql(table, columns, key_range=key_range))
+                    sql = target_checksum_sql(table, columns, key_range=key_range)
+                    total = total + _run_checksum(cur, table, sql)
         finally:
             worker.close()
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="checksum") as pool:
         parts = [pool.submit(sum_ranges) for _ in range(concurrency)]
         checksum = sum((part.result() for part in parts), RowChecksum())
-    log.debug("target checksum of `%s`.`%s` over %d connections: %s", table.schema, table.name, concurrency, checksum)
+    log.debug(
+        "target checksum of `%s`.`%s` over %d connections: %s", table.schema, table.name, concurrency, checksum
+    )
     return checksum
 
 
@@ -1110,7 +1116,8 @@ class RowHasher:
         return _HASH_PREFIX(hashlib.sha1(b"".join(parts)).digest())[0]
 
     def hash_sql_rows(self, raws: Sequence[bytes]) -> list[int]:
-        """Each raw SQL row tuple's hash (``(1,"a",NULL)`` as the dump wrote it): ``hash_row(decode_row(raw))``.
+        """Each raw SQL row tuple's hash (``(1,"a",NULL)`` as the dump wrote it), as
+        ``hash_row(decode_row(raw))`` gives it.
 
         Most dump rows are plain — numbers, NULL, quoted strings without escapes — and those are read by
         one regular expression compiled for the table's columns (:class:`_PlainSqlRows`), several times
@@ -1193,7 +1200,9 @@ class _PlainSqlRows:
                         f"(n{index}(Number({number})) if {number} is not None else None)"
                     )
                 else:
-                    prepare.append(f"{value} = n{index}({quoted} if {quoted} is not None else Number({number}))")
+                    prepare.append(
+                        f"{value} = n{index}({quoted} if {quoted} is not None else Number({number}))"
+                    )
                 group += 2
             if column.nullable:
                 parts.append(("%s", f'(b"%d:%s" % (len({value}), {value}) if {value} is not None else b"N")'))
@@ -1204,7 +1213,8 @@ class _PlainSqlRows:
         arguments = ", ".join(a for _, a in ordered)
         captures = "".join(f"g{i}, " for i in range(group))
         names["patterns"] = {
-            quote: re.compile(b"\\(" + b",".join(pieces) + b"\\)").fullmatch for quote, pieces in fragments.items()
+            quote: re.compile(b"\\(" + b",".join(pieces) + b"\\)").fullmatch
+            for quote, pieces in fragments.items()
         }
         names.update(sha1=hashlib.sha1, first_eight=_HASH_PREFIX)
         body = "\n".join(f"        {line}" for line in prepare)
@@ -1227,7 +1237,8 @@ def hash_rows(raws, parse):
         append(first_eight(sha1(b"{row_format}" % ({arguments},)).digest())[0])
     return hashes
 """
-        exec(compile(source, "<plain SQL rows>", "exec"), names)  # noqa: S102 - our own text (see the docstring)
+        # (Our own text, see the docstring.)
+        exec(compile(source, "<plain SQL rows>", "exec"), names)  # noqa: S102
         self._hash_rows = names["hash_rows"]
 
     def hash_rows(self, raws: Sequence[bytes], parse: Callable[[bytes], int]) -> list[int]:
