@@ -112,8 +112,35 @@ def daily_dumps(tmp_path_factory, mysql_server) -> Iterator[DailyDumps]:
     conn.close()
 
 
+@dataclass(frozen=True)
+class SecretTarget:
+    """A MariaDB user of its own with a password found nowhere else, as the connection ``conn_id``: what
+    a test looks for in logs, XComs and rendered fields."""
+
+    conn_id: str
+    user: str
+    password: str
+
+
 @pytest.fixture(scope="session")
-def airflow_services(tmp_path_factory, mysql_server, s3_server, daily_dumps):
+def secret_target(mysql_server) -> Iterator[SecretTarget]:
+    target = SecretTarget("lightning_secret_target", f"lt_sec_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}")
+    conn = mysql_server.connect()
+    try:
+        with conn.cursor() as cur:
+            for host in ("127.0.0.1", "localhost"):
+                cur.execute(f"CREATE USER '{target.user}'@'{host}' IDENTIFIED BY %s", (target.password,))
+                cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{target.user}'@'{host}'")
+        yield target
+    finally:
+        with conn.cursor() as cur:
+            for host in ("127.0.0.1", "localhost"):
+                cur.execute(f"DROP USER IF EXISTS '{target.user}'@'{host}'")
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def airflow_services(tmp_path_factory, mysql_server, s3_server, daily_dumps, secret_target):
     """api-server + scheduler + dag-processor (LocalExecutor) on a PostgreSQL metadata DB, for the session,
     with every example DAG: ``lightning_s3_csv`` reads the moto S3 server, ``lightning_mydumper_daily``
     (unpaused, so the scheduler runs it at once) imports ``daily_dumps``."""
@@ -124,6 +151,9 @@ def airflow_services(tmp_path_factory, mysql_server, s3_server, daily_dumps):
         tmp_path_factory.mktemp("airflow-services"),
         extra_env={
             "AIRFLOW_CONN_LIGHTNING_TARGET": target,
+            f"AIRFLOW_CONN_{secret_target.conn_id.upper()}": (
+                f"mysql://{secret_target.user}:{secret_target.password}@{mysql_server.host}:{mysql_server.port}"
+            ),
             "AIRFLOW_CONN_LIGHTNING_S3": s3_server.airflow_connection(),
             "LIGHTNING_DUMP_ROOT": str(daily_dumps.root),
             # Failed tables stay failed until cleared, so the tests decide when they resume.

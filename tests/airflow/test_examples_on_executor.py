@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from airflow_provider_lightning.core.sample import write_shop_dump
 from tests.airflow.conftest import upload_headed_csv_dump
 
 SHOP_ROWS = {"customers": 1, "events": 2, "orders": 3}  # rows per customer, as write_shop_dump writes them
@@ -80,3 +81,50 @@ def test_the_daily_dag_is_scheduled_and_imports_the_dump_of_its_day(airflow_serv
         }
     finally:
         client.close()
+
+
+@pytest.mark.slow
+def test_the_target_password_reaches_no_log_no_xcom_and_no_rendered_field(
+    airflow_services, mysql_server, secret_target, tmp_path
+):
+    """The connection's password is used by the tasks and shown nowhere: not in any task log, not in
+    the services' own logs, not in any XCom, not in the rendered template fields the UI shows."""
+    db = f"lt_sec_{uuid.uuid4().hex[:10]}"
+    source = write_shop_dump(tmp_path / "dump", rows=40, database=db)
+    client = airflow_services.client()
+    try:
+        airflow_services.wait_for_dag(client, "lightning_import_params")
+        run = client.trigger_dag_run(
+            "lightning_import_params", {"source": str(source), "target_conn_id": secret_target.conn_id}
+        )
+        run_id = run["dag_run_id"]
+        final = airflow_services.wait_for_run(client, "lightning_import_params", run_id, ("success", "failed"))
+        assert final["state"] == "success", airflow_services.log_tail("scheduler")
+        assert _counts(mysql_server, db) == {t: 40 * n for t, n in SHOP_ROWS.items()}
+
+        shown = []
+        for ti in client.task_instances("lightning_import_params", run_id):
+            base = f"/dags/lightning_import_params/dagRuns/{run_id}/taskInstances/{ti['task_id']}"
+            index = {"map_index": ti["map_index"]}
+            mapped = f"{base}/{ti['map_index']}" if ti["map_index"] >= 0 else base
+            shown.append(client.request("GET", mapped).text)  # with its rendered_fields
+            shown.append(client.request("GET", f"{base}/logs/{ti['try_number']}", params=index).text)
+            for entry in client.request("GET", f"{base}/xcomEntries", params=index).json()["xcom_entries"]:
+                shown.append(client.request("GET", f"{base}/xcomEntries/{entry['key']}", params=index).text)
+        # What was looked at is real: rendered fields naming the connection, the import's logs, its XComs.
+        # (The UI masks the other connection's password, "lightning", inside the connection's name.)
+        assert any('"rendered_fields"' in text and '_secret_target"' in text for text in shown)
+        assert any("rows imported" in text for text in shown)
+        assert any('"checksum"' in text and '"ok"' in text for text in shown)
+        for text in shown:
+            assert secret_target.password not in text
+        home = airflow_services.home
+        for log in [*home.glob("*.log"), *(home / "logs").rglob("*")]:
+            if log.is_file():
+                assert secret_target.password.encode() not in log.read_bytes(), log
+    finally:
+        client.close()
+        conn = mysql_server.connect()
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+        conn.close()
