@@ -7,6 +7,8 @@ of them has: the file's format and crash safety, the mysql tables and connection
 
 from __future__ import annotations
 
+import uuid
+
 import json
 import signal
 import socket
@@ -834,12 +836,39 @@ def test_processes_updating_different_tables_of_one_file_lose_nothing(tmp_path):
 
 def test_mysql_store_keeps_lightnings_table_names(server_settings, make_database, mysql_server):
     schema = make_database("ltcp")
-    MySQLCheckpointStore(server_settings, schema).close()
+    store = MySQLCheckpointStore(server_settings, schema)
+    store.put_task(make_task())
+    store.close()
     conn = mysql_server.connect(schema)
     with conn.cursor() as cur:
         cur.execute("SHOW TABLES")
         assert sorted(row[0] for row in cur.fetchall()) == ["chunk_v6", "engine_v5", "table_v10", "task_v2"]
     conn.close()
+
+
+def test_reading_a_mysql_store_that_does_not_exist_finds_nothing_and_creates_nothing(
+    server_settings, mysql_server
+):
+    schema = f"lt_nocp_{uuid.uuid4().hex[:10]}"
+    store = MySQLCheckpointStore(server_settings, schema)
+    try:
+        assert store.get_task() is None
+        assert store.table_names() == []
+        assert store.get_table("`db`.`t`") is None
+        store.remove_table("`db`.`t`")
+        conn = mysql_server.connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (schema,))
+            assert cur.fetchone()[0] == 0
+        conn.close()
+        store.put_task(make_task())  # the first write creates it
+        assert store.get_task() == make_task()
+    finally:
+        store.close()
+        conn = mysql_server.connect()
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+        conn.close()
 
 
 def test_mysql_store_keeps_checksums_as_unsigned_64_bit_numbers(server_settings, make_database, mysql_server):

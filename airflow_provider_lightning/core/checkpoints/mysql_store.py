@@ -67,7 +67,8 @@ _T = TypeVar("_T")
 
 
 class MySQLCheckpointStore:
-    """Checkpoints in database ``schema`` on the server ``settings`` reaches (created if missing)."""
+    """Checkpoints in database ``schema`` on the server ``settings`` reaches, created by the first write
+    (reading a store that does not exist finds no checkpoints and creates nothing)."""
 
     def __init__(self, settings: ConnectionSettings, schema: str = DEFAULT_SCHEMA) -> None:
         if not schema or len(schema) > 64:
@@ -78,7 +79,8 @@ class MySQLCheckpointStore:
         self._local = threading.local()
         self._connections_lock = threading.Lock()
         self._connections: list[pymysql.connections.Connection] = []
-        self._create_schema()
+        self._created = False  # by this object: a write that finds no tables creates them once
+        self._connection()  # an unreachable server fails here, naming it, rather than at the first use
 
     # --- the interface --------------------------------------------------------------------------------
 
@@ -102,7 +104,7 @@ class MySQLCheckpointStore:
                 sorted_kv_dir=sorted_kv_dir,
             )
 
-        return self._run("read the task checkpoint", read, reading=True)
+        return self._run("read the task checkpoint", read, reading=True, missing=None)
 
     def put_task(self, task: TaskCheckpoint) -> None:
         check_task(task)
@@ -130,7 +132,7 @@ class MySQLCheckpointStore:
             cur.execute(f"SELECT table_name FROM {self._table(TABLE_TABLE)}")
             return sorted(row[0] for row in cur.fetchall())
 
-        return self._run("list the table checkpoints", read, reading=True)
+        return self._run("list the table checkpoints", read, reading=True, missing=[])
 
     def get_table(self, name: str) -> TableCheckpoint | None:
         def read(cur) -> TableCheckpoint | None:
@@ -172,7 +174,7 @@ class MySQLCheckpointStore:
                 ),
             )
 
-        return self._run(f"read the checkpoint of table {name}", read, reading=True)
+        return self._run(f"read the checkpoint of table {name}", read, reading=True, missing=None)
 
     def put_table(self, table: TableCheckpoint) -> None:
         check_table(table)
@@ -266,7 +268,7 @@ class MySQLCheckpointStore:
             for table in (CHUNK_TABLE, ENGINE_TABLE, TABLE_TABLE):
                 cur.execute(f"DELETE FROM {self._table(table)} WHERE table_name = %s", (name,))
 
-        self._run(f"remove the checkpoint of table {name}", write)
+        self._run(f"remove the checkpoint of table {name}", write, missing_ok=True)
 
     def remove_all(self) -> None:
         def drop(cur) -> None:
@@ -308,14 +310,19 @@ class MySQLCheckpointStore:
         work: Callable[[Any], _T],
         *,
         reading: bool = False,
+        missing: Any = None,
+        missing_ok: bool | None = None,
         ddl: bool = False,
         recreate: bool = True,
     ) -> _T:
         """Run ``work`` with a cursor in one transaction (none for ``ddl``), on this thread's connection.
 
-        A lost connection is replaced once, a dropped schema re-created once, a deadlock retried a few
-        times; anything else becomes a :class:`CheckpointError` naming the server.
+        A lost connection is replaced once, a deadlock retried a few times. Checkpoint tables that do not
+        exist make a read (or with ``missing_ok``, a removal) return ``missing``, and a write create them
+        (once) and run again. Anything else becomes a :class:`CheckpointError` naming the server.
         """
+        if missing_ok is None:
+            missing_ok = reading
         reconnected = recreated = False
         conflicts = 0
         while True:
@@ -342,8 +349,11 @@ class MySQLCheckpointStore:
                     )
                     reconnected = True
                     continue
+                if code in _MISSING_SCHEMA and missing_ok:
+                    return missing
                 if code in _MISSING_SCHEMA and recreate and not recreated:
-                    log.warning("%s: the checkpoint tables are gone; creating them again", self.description)
+                    if self._created:
+                        log.warning("%s: the checkpoint tables are gone; creating them again", self.description)
                     recreated = True
                     self._create_schema()
                     continue
@@ -415,6 +425,7 @@ class MySQLCheckpointStore:
                 cur.execute(statement)
 
         self._run("create the checkpoint tables", create, ddl=True, recreate=False)
+        self._created = True
 
     def _table(self, table: str) -> str:
         return f"{_quote(self.schema)}.{_quote(table)}"
