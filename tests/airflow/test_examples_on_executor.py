@@ -8,7 +8,6 @@ Execution API only. (The Params DAG and the maintenance DAG run this way in test
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
@@ -37,8 +36,10 @@ def _checksums(client, dag_id: str, run_id: str, task_id: str) -> dict[str, str]
 
 
 @pytest.mark.slow
-def test_the_s3_csv_dag_triggered_with_params_imports_a_bucket(airflow_services, mysql_server, s3_server, tmp_path):
-    db = f"lt_s3x_{uuid.uuid4().hex[:10]}"
+def test_the_s3_csv_dag_triggered_with_params_imports_a_bucket(
+    airflow_services, mysql_server, make_database, s3_server, tmp_path
+):
+    db = make_database("lt_s3x")
     bucket = upload_headed_csv_dump(s3_server, tmp_path / "csv", rows=70, database=db, prefix="exports/run")
     client = airflow_services.client()
     try:
@@ -52,10 +53,6 @@ def test_the_s3_csv_dag_triggered_with_params_imports_a_bucket(airflow_services,
         }
     finally:
         client.close()
-        conn = mysql_server.connect()
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
-        conn.close()
 
 
 @pytest.mark.slow
@@ -85,11 +82,11 @@ def test_the_daily_dag_is_scheduled_and_imports_the_dump_of_its_day(airflow_serv
 
 @pytest.mark.slow
 def test_the_target_password_reaches_no_log_no_xcom_and_no_rendered_field(
-    airflow_services, mysql_server, secret_target, tmp_path
+    airflow_services, mysql_server, make_database, secret_target, tmp_path
 ):
     """The connection's password is used by the tasks and shown nowhere: not in any task log, not in
     the services' own logs, not in any XCom, not in the rendered template fields the UI shows."""
-    db = f"lt_sec_{uuid.uuid4().hex[:10]}"
+    db = make_database("lt_sec")
     source = write_shop_dump(tmp_path / "dump", rows=40, database=db)
     client = airflow_services.client()
     try:
@@ -124,7 +121,3 @@ def test_the_target_password_reaches_no_log_no_xcom_and_no_rendered_field(
                 assert secret_target.password.encode() not in log.read_bytes(), log
     finally:
         client.close()
-        conn = mysql_server.connect()
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
-        conn.close()
