@@ -346,21 +346,28 @@ def kill_at(
     ended before the moment came.
     """
     deadline = time.monotonic() + timeout
-    if point.kind == "startup":
-        victim = _wait_for_startup(run, rng, point.delay, deadline)
-    else:
-        base = probe.committed_rows()
-        if point.kind == "end":
-            goal, task_ids = run.total_rows, (IMPORT_TABLE, POST_PROCESS)
+    base = probe.committed_rows()
+    while True:
+        if point.kind == "startup":
+            victim = _wait_for_startup(run, rng, point.delay, deadline)
         else:
-            goal, task_ids = base + max(1, math.ceil(point.fraction * (run.total_rows - base))), (IMPORT_TABLE,)
-        victim = _wait_for_rows(run, probe, rng, goal, point.delay, task_ids, deadline, partly=point.kind == "rows")
-    if victim is None:
-        return None
-    seconds = time.monotonic() - run.started
-    state = run.kill(victim)
-    if state is None:  # it finished while we waited for the moment: the moment never came
-        return None
+            if point.kind == "end":
+                goal, task_ids = run.total_rows, (IMPORT_TABLE, POST_PROCESS)
+            else:
+                goal = base + max(1, math.ceil(point.fraction * (run.total_rows - base)))
+                task_ids = (IMPORT_TABLE,)
+            partly = point.kind == "rows"
+            victim = _wait_for_rows(run, probe, rng, goal, point.delay, task_ids, deadline, partly=partly)
+        if victim is None:
+            return None
+        seconds = time.monotonic() - run.started
+        state = run.kill(victim)
+        if state is not None:
+            break
+        # It ended by itself between being chosen and the signal: a startup kill's moment is gone, the
+        # others choose again among what still runs.
+        if point.kind == "startup":
+            return None
     survived = alive(victim.supervisor)
     log = run.task_log(victim.task_id, victim.map_index, victim.try_number)
     said = '"signal_name": "SIGKILL"' in log
