@@ -30,6 +30,7 @@ from typing import Any
 
 from airflow_provider_lightning.core.encode import quote_identifier
 from airflow_provider_lightning.core.errors import TargetError
+from airflow_provider_lightning.core.mydump.sql_parser import decode_row
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
 from airflow_provider_lightning.core.target import ColumnInfo, ServerFacts, ServerFlavor, TableInfo
 from airflow_provider_lightning.core.target import as_text as _text
@@ -1132,8 +1133,6 @@ class RowHasher:
         return self._plain_sql
 
     def _hash_parsed(self, raw: bytes) -> int:
-        from airflow_provider_lightning.core.mydump.sql_parser import decode_row  # noqa: PLC0415
-
         values = decode_row(raw)
         return self._hash(values) if len(values) == len(self.columns) else 0
 

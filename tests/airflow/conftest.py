@@ -56,6 +56,23 @@ def target_connection(mysql_server, monkeypatch) -> str:
     return "lightning_target"
 
 
+SHOP_TABLES = ("customers", "events", "orders")  # write_shop_dump's tables
+
+
+def shop_counts(server, db: str) -> dict[str, int]:
+    """``COUNT(*)`` of each shop table in ``db``."""
+    conn = server.connect(db)
+    try:
+        with conn.cursor() as cur:
+            counts = {}
+            for table in SHOP_TABLES:
+                cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+                counts[table] = cur.fetchone()[0]
+            return counts
+    finally:
+        conn.close()
+
+
 def upload_headed_csv_dump(s3_server, local: Path, *, rows: int, database: str, prefix: str) -> str:
     """The shop dump as CSV files with a header line (as the S3 example reads them) in a new bucket."""
     from airflow_provider_lightning.core.sample import write_shop_dump

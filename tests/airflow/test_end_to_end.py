@@ -13,6 +13,7 @@ import pytest
 from airflow_provider_lightning.core.sample import write_shop_dump
 from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore
 from airflow_provider_lightning.hooks.api import RestStateStoreAccessor
+from tests.airflow.conftest import shop_counts
 from tests.airflow.services import API_PASSWORD, API_USER
 
 DAG_ID = "lightning_import_params"
@@ -27,15 +28,6 @@ def target_db(mysql_server):
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     conn.close()
-
-
-def _count(server, db: str, table: str) -> int:
-    conn = server.connect(db)
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) FROM `{table}`")
-        n = cur.fetchone()[0]
-    conn.close()
-    return n
 
 
 @pytest.mark.slow
@@ -71,7 +63,7 @@ def test_a_failed_table_is_cleared_through_the_api_and_the_run_ends_with_every_c
         store = TaskStateCheckpointStore(RestStateStoreAccessor(client, DAG_ID, run_id, IMPORT_TABLE, map_index))
         checkpoint = store.get_table(orders)
         assert checkpoint is not None and checkpoint.status <= 25  # an error state, as Lightning records it
-        committed_before = _count(mysql_server, target_db, "orders")
+        committed_before = shop_counts(mysql_server, target_db)["orders"]
 
         # lightning ctl sees the same, through the API (what an operator does at 3 a.m.).
         dump = subprocess.run(
@@ -113,7 +105,7 @@ def test_a_failed_table_is_cleared_through_the_api_and_the_run_ends_with_every_c
         assert {p["table"]: p["checksum"] for p in post} == {
             f"`{target_db}`.`{t}`": "ok" for t in ("customers", "events", "orders")
         }
-        assert _count(mysql_server, target_db, "orders") == 9000
+        assert shop_counts(mysql_server, target_db)["orders"] == 9000
         results = client.request(
             "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{IMPORT_TABLE}/xcomEntries/return_value",
             params={"map_index": map_index},

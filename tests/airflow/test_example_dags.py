@@ -7,15 +7,11 @@ import subprocess
 import sys
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from airflow_provider_lightning.core.sample import write_shop_dump
-from tests.airflow.conftest import EXAMPLES, load_dag, upload_headed_csv_dump
-
-SHOP_TABLES = ("customers", "events", "orders")
-
+from tests.airflow.conftest import EXAMPLES, SHOP_TABLES, load_dag, shop_counts, upload_headed_csv_dump
 
 def _unique_db() -> str:
     return f"lt_af_{uuid.uuid4().hex[:10]}"
@@ -29,17 +25,6 @@ def target_db(mysql_server):
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     conn.close()
-
-
-def _counts(server, db: str) -> dict[str, int]:
-    conn = server.connect(db)
-    counts = {}
-    with conn.cursor() as cur:
-        for table in SHOP_TABLES:
-            cur.execute(f"SELECT COUNT(*) FROM `{table}`")
-            counts[table] = cur.fetchone()[0]
-    conn.close()
-    return counts
 
 
 def _task_states(run) -> dict[tuple[str, int], tuple[str, int]]:
@@ -84,7 +69,7 @@ def test_the_params_dag_imports_a_dump_with_every_table_checksummed(
     run = dag.test(run_conf={"source": str(source), "table_concurrency": 2})
 
     assert str(run.state) == "success"
-    assert _counts(mysql_server, target_db) == {"customers": 200, "events": 400, "orders": 600}
+    assert shop_counts(mysql_server, target_db) == {"customers": 200, "events": 400, "orders": 600}
     states = _task_states(run)
     assert [k for k in states if k[0] == "import.import_table"] == [
         ("import.import_table", 0), ("import.import_table", 1), ("import.import_table", 2)
@@ -103,7 +88,7 @@ def test_the_daily_dag_imports_the_dump_of_its_day(
     run = dag.test(logical_date=datetime(2026, 3, 4, tzinfo=timezone.utc))
 
     assert str(run.state) == "success"
-    assert _counts(mysql_server, target_db) == {"customers": 50, "events": 100, "orders": 150}
+    assert shop_counts(mysql_server, target_db) == {"customers": 50, "events": 100, "orders": 150}
 
 
 def test_the_s3_dag_imports_csv_files_from_a_bucket(
@@ -116,7 +101,7 @@ def test_the_s3_dag_imports_csv_files_from_a_bucket(
     run = dag.test(run_conf={"bucket": bucket, "prefix": "exports/today"})
 
     assert str(run.state) == "success"
-    assert _counts(mysql_server, target_db) == {"customers": 80, "events": 160, "orders": 240}
+    assert shop_counts(mysql_server, target_db) == {"customers": 80, "events": 160, "orders": 240}
 
 
 def test_a_table_that_fails_midway_resumes_on_retry_without_resending_committed_rows(
@@ -144,7 +129,7 @@ def test_a_table_that_fails_midway_resumes_on_retry_without_resending_committed_
     )
     assert result[0]["rows"] == 900
     assert result[0]["rows_written"] == 900 - 3 * 70
-    assert _counts(mysql_server, target_db)["orders"] == 900
+    assert shop_counts(mysql_server, target_db)["orders"] == 900
     post = run.get_task_instance("import.post_process").xcom_pull(task_ids="import.post_process")
     assert all(p["checksum"] == "ok" for p in post)
 
@@ -160,7 +145,7 @@ def test_more_tables_than_map_indexes_share_task_instances(
     assert str(run.state) == "success"
     mapped = sorted(k[1] for k in _task_states(run) if k[0] == "import.import_table")
     assert mapped == [0, 1]  # three tables in two task instances
-    assert _counts(mysql_server, target_db) == {"customers": 40, "events": 80, "orders": 120}
+    assert shop_counts(mysql_server, target_db) == {"customers": 40, "events": 80, "orders": 120}
     post = run.get_task_instance("import.post_process").xcom_pull(task_ids="import.post_process")
     assert sorted(p["table"] for p in post) == [f"`{target_db}`.`{t}`" for t in SHOP_TABLES]
 

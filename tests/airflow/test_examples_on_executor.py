@@ -12,22 +12,9 @@ import time
 import pytest
 
 from airflow_provider_lightning.core.sample import write_shop_dump
-from tests.airflow.conftest import upload_headed_csv_dump
+from tests.airflow.conftest import shop_counts, upload_headed_csv_dump
 
 SHOP_ROWS = {"customers": 1, "events": 2, "orders": 3}  # rows per customer, as write_shop_dump writes them
-
-
-def _counts(server, db: str) -> dict[str, int]:
-    conn = server.connect(db)
-    try:
-        with conn.cursor() as cur:
-            counts = {}
-            for table in SHOP_ROWS:
-                cur.execute(f"SELECT COUNT(*) FROM `{table}`")
-                counts[table] = cur.fetchone()[0]
-            return counts
-    finally:
-        conn.close()
 
 
 def _checksums(client, dag_id: str, run_id: str, task_id: str) -> dict[str, str]:
@@ -47,7 +34,7 @@ def test_the_s3_csv_dag_triggered_with_params_imports_a_bucket(
         run = client.trigger_dag_run("lightning_s3_csv", {"bucket": bucket, "prefix": "exports/run"})
         final = airflow_services.wait_for_run(client, "lightning_s3_csv", run["dag_run_id"], ("success", "failed"))
         assert final["state"] == "success", airflow_services.log_tail("scheduler")
-        assert _counts(mysql_server, db) == {t: 70 * n for t, n in SHOP_ROWS.items()}
+        assert shop_counts(mysql_server, db) == {t: 70 * n for t, n in SHOP_ROWS.items()}
         assert _checksums(client, "lightning_s3_csv", run["dag_run_id"], "import_csv.post_process") == {
             f"`{db}`.`{t}`": "ok" for t in SHOP_ROWS
         }
@@ -72,7 +59,7 @@ def test_the_daily_dag_is_scheduled_and_imports_the_dump_of_its_day(airflow_serv
         run_id = scheduled[0]["dag_run_id"]
         final = airflow_services.wait_for_run(client, "lightning_mydumper_daily", run_id, ("success", "failed"))
         assert final["state"] == "success", airflow_services.log_tail("scheduler")
-        assert _counts(mysql_server, daily_dumps.db) == {t: 60 * n for t, n in SHOP_ROWS.items()}
+        assert shop_counts(mysql_server, daily_dumps.db) == {t: 60 * n for t, n in SHOP_ROWS.items()}
         assert _checksums(client, "lightning_mydumper_daily", run_id, "import_dump.post_process") == {
             f"`{daily_dumps.db}`.`{t}`": "ok" for t in SHOP_ROWS
         }
@@ -97,7 +84,7 @@ def test_the_target_password_reaches_no_log_no_xcom_and_no_rendered_field(
         run_id = run["dag_run_id"]
         final = airflow_services.wait_for_run(client, "lightning_import_params", run_id, ("success", "failed"))
         assert final["state"] == "success", airflow_services.log_tail("scheduler")
-        assert _counts(mysql_server, db) == {t: 40 * n for t, n in SHOP_ROWS.items()}
+        assert shop_counts(mysql_server, db) == {t: 40 * n for t, n in SHOP_ROWS.items()}
 
         shown = []
         for ti in client.task_instances("lightning_import_params", run_id):
