@@ -64,6 +64,9 @@ _MAX_CONFLICT_RETRIES = 5
 _BINARY_COLLATIONS = ("utf8mb4_0900_bin", "utf8mb4_nopad_bin", "utf8mb4_bin")
 
 _T = TypeVar("_T")
+# What _run does when the checkpoint tables do not exist (besides returning a value a read finds there).
+_CREATE = object()
+_FAIL = object()
 
 
 class MySQLCheckpointStore:
@@ -104,7 +107,7 @@ class MySQLCheckpointStore:
                 sorted_kv_dir=sorted_kv_dir,
             )
 
-        return self._run("read the task checkpoint", read, reading=True, missing=None)
+        return self._run("read the task checkpoint", read, reading=True, if_missing=None)
 
     def put_task(self, task: TaskCheckpoint) -> None:
         check_task(task)
@@ -132,7 +135,7 @@ class MySQLCheckpointStore:
             cur.execute(f"SELECT table_name FROM {self._table(TABLE_TABLE)}")
             return sorted(row[0] for row in cur.fetchall())
 
-        return self._run("list the table checkpoints", read, reading=True, missing=[])
+        return self._run("list the table checkpoints", read, reading=True, if_missing=[])
 
     def get_table(self, name: str) -> TableCheckpoint | None:
         def read(cur) -> TableCheckpoint | None:
@@ -174,7 +177,7 @@ class MySQLCheckpointStore:
                 ),
             )
 
-        return self._run(f"read the checkpoint of table {name}", read, reading=True, missing=None)
+        return self._run(f"read the checkpoint of table {name}", read, reading=True, if_missing=None)
 
     def put_table(self, table: TableCheckpoint) -> None:
         check_table(table)
@@ -268,14 +271,14 @@ class MySQLCheckpointStore:
             for table in (CHUNK_TABLE, ENGINE_TABLE, TABLE_TABLE):
                 cur.execute(f"DELETE FROM {self._table(table)} WHERE table_name = %s", (name,))
 
-        self._run(f"remove the checkpoint of table {name}", write, missing_ok=True)
+        self._run(f"remove the checkpoint of table {name}", write, if_missing=None)
 
     def remove_all(self) -> None:
         def drop(cur) -> None:
             cur.execute(f"DROP SCHEMA IF EXISTS {_quote(self.schema)}")
 
-        # recreate=False: a missing schema is what we want here, not a reason to create it.
-        self._run("remove all checkpoints", drop, ddl=True, recreate=False)
+        # A missing schema is what we want here, not a reason to create it.
+        self._run("remove all checkpoints", drop, ddl=True, if_missing=_FAIL)
         log.info("removed all checkpoints: dropped %s", self.description)
 
     def archive(self, task_id: int) -> str:
@@ -310,19 +313,16 @@ class MySQLCheckpointStore:
         work: Callable[[Any], _T],
         *,
         reading: bool = False,
-        missing: Any = None,
-        missing_ok: bool | None = None,
         ddl: bool = False,
-        recreate: bool = True,
+        if_missing: Any = _CREATE,
     ) -> _T:
         """Run ``work`` with a cursor in one transaction (none for ``ddl``), on this thread's connection.
 
-        A lost connection is replaced once, a deadlock retried a few times. Checkpoint tables that do not
-        exist make a read (or with ``missing_ok``, a removal) return ``missing``, and a write create them
-        (once) and run again. Anything else becomes a :class:`CheckpointError` naming the server.
+        A lost connection is replaced once, a deadlock retried a few times. When the checkpoint tables do
+        not exist, ``if_missing`` is returned (what a read finds there), or with ``_CREATE`` they are
+        created (once) and ``work`` runs again, or with ``_FAIL`` that is an error. Anything else becomes a
+        :class:`CheckpointError` naming the server.
         """
-        if missing_ok is None:
-            missing_ok = reading
         reconnected = recreated = False
         conflicts = 0
         while True:
@@ -349,9 +349,9 @@ class MySQLCheckpointStore:
                     )
                     reconnected = True
                     continue
-                if code in _MISSING_SCHEMA and missing_ok:
-                    return missing
-                if code in _MISSING_SCHEMA and recreate and not recreated:
+                if code in _MISSING_SCHEMA and if_missing is not _CREATE and if_missing is not _FAIL:
+                    return if_missing
+                if code in _MISSING_SCHEMA and if_missing is _CREATE and not recreated:
                     if self._created:
                         log.warning("%s: the checkpoint tables are gone; creating them again", self.description)
                     recreated = True
@@ -424,7 +424,7 @@ class MySQLCheckpointStore:
             for statement in _create_table_statements(self.schema, collation):
                 cur.execute(statement)
 
-        self._run("create the checkpoint tables", create, ddl=True, recreate=False)
+        self._run("create the checkpoint tables", create, ddl=True, if_missing=_FAIL)
         self._created = True
 
     def _table(self, table: str) -> str:
