@@ -6,9 +6,23 @@ command line and the Airflow task log can print it as it is, without a traceback
 
 from __future__ import annotations
 
+import pymysql
+
+#: Server errors that say the connection or the transaction was lost, not that the statement is wrong:
+#: a lost or refused connection, a killed query, a deadlock, a lock wait timeout, a server shutting down.
+RETRYABLE_SERVER_ERRORS = frozenset({1053, 1205, 1213, 1927, 2003, 2006, 2013, 2055})
+
 
 class LightningError(Exception):
-    """Base class of every error the engine raises on purpose."""
+    """Base class of every error the engine raises on purpose.
+
+    ``retryable`` says whether running the same step again, with nothing changed, can succeed. Errors
+    about the input, the configuration or the data (a parse error, a failed precheck, a checksum
+    mismatch, too many bad rows) cannot: Airflow fails such a task at once instead of spending its
+    retries. Lost connections and server restarts can.
+    """
+
+    retryable: bool = False
 
 
 class ConfigError(LightningError):
@@ -23,11 +37,16 @@ class ConfigError(LightningError):
 
 
 class SourceError(LightningError):
-    """A source file cannot be found, listed, read or decompressed."""
+    """A source file cannot be found, listed, read or decompressed.
 
-    def __init__(self, path: str, message: str, *, offset: int | None = None) -> None:
+    ``retryable`` when the storage could not be reached (a network error), not when the file is
+    missing or broken.
+    """
+
+    def __init__(self, path: str, message: str, *, offset: int | None = None, retryable: bool = False) -> None:
         self.path = path
         self.offset = offset
+        self.retryable = retryable
         where = path if offset is None else f"{path} at byte {offset}"
         super().__init__(f"{where}: {message}")
 
@@ -60,7 +79,15 @@ class ParseError(SourceError):
 
 
 class TargetError(LightningError):
-    """The target database refused something the import needs."""
+    """The target database refused something the import needs.
+
+    Retryable when it was caused (``raise ... from``) by a lost or refused connection: a server that is
+    restarting refuses connections for a few seconds.
+    """
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return connection_lost(self)
 
 
 class CheckpointError(LightningError):
@@ -73,6 +100,33 @@ class ChecksumMismatch(LightningError):
 
 class PrecheckFailed(LightningError):
     """One or more prechecks failed; the message is the whole report."""
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection or the transaction was lost (so the same work may be sent
+    again), not that the work itself is wrong."""
+    if isinstance(exc, TargetError):
+        # connect() reports a refused connection as a TargetError; a server that is restarting refuses.
+        return exc.__cause__ is not None and connection_lost(exc.__cause__)
+    if isinstance(exc, (pymysql.err.InterfaceError, ConnectionError, TimeoutError)):
+        return True
+    if not isinstance(exc, pymysql.err.MySQLError):
+        return False
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    return code in RETRYABLE_SERVER_ERRORS or (code is None and isinstance(exc, pymysql.err.OperationalError))
+
+
+def retry_can_help(exc: BaseException) -> bool:
+    """Whether the step that raised ``exc`` may succeed when run again unchanged.
+
+    Our own errors say so themselves (``retryable``); a server error only when the connection was lost;
+    anything unforeseen is retried, as Airflow would by default.
+    """
+    if isinstance(exc, LightningError):
+        return bool(exc.retryable)
+    if isinstance(exc, pymysql.err.MySQLError):
+        return connection_lost(exc)
+    return True
 
 
 def _show_excerpt(data: bytes, limit: int = 60) -> str:

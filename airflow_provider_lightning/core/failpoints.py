@@ -7,10 +7,11 @@ Off unless ``LIGHTNING_FAILPOINTS`` names a JSON file, e.g.::
 
     {"fail-after-batches": {"table": "`db`.`t`", "batches": 3},
      "kill-after-commit": {"table": "`db`.`t`", "batches": 5},
-     "lose-commit-reply": {"table": "`db`.`t`", "batches": 2}}
+     "lose-commit-reply": {"table": "`db`.`t`", "batches": 2},
+     "kill-connection": {"table": "`db`.`t`", "batches": 2}}
 
-``batches`` counts committed batches of that table in the current process (for ``lose-commit-reply``:
-of one writer, i.e. one chunk). A failpoint fires once: it is removed from the file when it fires, so
+``batches`` counts committed batches of that table in the current process (for ``lose-commit-reply`` and
+``kill-connection``: of one writer, i.e. one chunk). A failpoint fires once: it is removed from the file when it fires, so
 the retry that follows runs normally.
 
 - ``fail-after-batches``: the table fails (``InjectedFault``) after that batch's COMMIT;
@@ -19,6 +20,8 @@ the retry that follows runs normally.
 - ``lose-commit-reply``: the batch's COMMIT goes through, then the writer's connection is closed and the
   error a lost reply gives (2013) is raised — what a client sees when the server or the network fails
   between committing and answering. The writer cannot know whether the batch is in; it retries.
+- ``kill-connection``: after the batch's COMMIT, the writer's connection is killed on the server
+  (``KILL CONNECTION``, as a DBA, a proxy or a timeout would); the writer finds out on its next batch.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ ENV_VAR = "LIGHTNING_FAILPOINTS"
 
 
 class InjectedFault(LightningError):
-    """Raised by the ``fail-after-batches`` failpoint."""
+    """Raised by the ``fail-after-batches`` failpoint: it stands for a crash, so a retry may succeed."""
+
+    retryable = True
 
 
 class TableFailpoints:
@@ -59,14 +64,15 @@ class TableFailpoints:
         if self._take("fail-after-batches", count):
             raise InjectedFault(f"table {self.table}: failpoint fail-after-batches fired after {count} batches")
 
-    def commit_reply_lost(self) -> bool:
-        """Called by a writer right after its COMMIT: True once, when ``lose-commit-reply`` fires."""
+    def writer_committed(self) -> str | None:
+        """Called by a writer right after its COMMIT: the name of the writer's failpoint that fires now
+        (``lose-commit-reply`` or ``kill-connection``), once, or None."""
         if not self._path:
-            return False
+            return None
         with self._lock:
             self._batches += 1
             count = self._batches
-        return self._take("lose-commit-reply", count)
+        return next((name for name in ("lose-commit-reply", "kill-connection") if self._take(name, count)), None)
 
     def _take(self, name: str, count: int) -> bool:
         path = Path(self._path)

@@ -194,7 +194,11 @@ class S3Storage:
         return f"{self.prefix}/{path}" if self.prefix else path
 
     def _error(self, path: str, action: str, exc: Exception) -> SourceError:
-        return SourceError(f"{self.url}/{path}" if path else self.url, f"cannot {action}: {exc}")
+        from botocore.exceptions import ConnectionError as Unreachable  # noqa: PLC0415
+        from botocore.exceptions import HTTPClientError  # noqa: PLC0415 - read timeouts, dropped connections
+
+        where = f"{self.url}/{path}" if path else self.url
+        return SourceError(where, f"cannot {action}: {exc}", retryable=isinstance(exc, (Unreachable, HTTPClientError)))
 
     def walk(self) -> Iterator[FileInfo]:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415

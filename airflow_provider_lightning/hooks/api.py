@@ -25,7 +25,14 @@ log = logging.getLogger(__name__)
 
 
 class AirflowApiError(LightningError):
-    """The Airflow API refused a request or could not be reached."""
+    """The Airflow API refused a request or could not be reached.
+
+    Unreachable (no answer) or a server error (5xx) may pass: retryable. A refusal (4xx) will not.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class AirflowApiClient:
@@ -65,7 +72,7 @@ class AirflowApiClient:
                 else:
                     resp = self._http.get(f"{self.base_url}/auth/token")
             except httpx.HTTPError as exc:
-                raise AirflowApiError(f"cannot reach the Airflow API at {self.base_url}: {exc}") from exc
+                raise AirflowApiError(f"cannot reach the Airflow API at {self.base_url}: {exc}", retryable=True) from exc
             if resp.status_code >= 400:
                 raise AirflowApiError(
                     f"the Airflow API at {self.base_url} refused to log in ({resp.status_code}): {resp.text[:200]}"
@@ -80,12 +87,14 @@ class AirflowApiClient:
             try:
                 resp = self._http.request(method, url, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
-                raise AirflowApiError(f"cannot reach the Airflow API at {self.base_url}: {exc}") from exc
+                raise AirflowApiError(f"cannot reach the Airflow API at {self.base_url}: {exc}", retryable=True) from exc
             if resp.status_code == 401 and attempt == 0 and (self._username or self._token is None):
                 self._token = None  # expired: log in again
                 continue
             if resp.status_code not in expect:
-                raise AirflowApiError(f"{method} {path} -> {resp.status_code}: {resp.text[:300]}")
+                raise AirflowApiError(
+                    f"{method} {path} -> {resp.status_code}: {resp.text[:300]}", retryable=resp.status_code >= 500
+                )
             return resp
         raise AssertionError("unreachable")
 

@@ -11,11 +11,13 @@ Importing this module is cheap: everything heavy is imported inside ``execute``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import shlex
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
@@ -40,6 +42,34 @@ def import_task_id(dag_id: str, run_id: str, group_id: str) -> int:
     """
     digest = hashlib.sha256(f"{dag_id}\0{run_id}\0{group_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1  # a positive BIGINT
+
+
+_Execute = TypeVar("_Execute", bound=Callable[..., Any])
+
+
+def fails_fast(execute: _Execute) -> _Execute:
+    """Make ``execute`` end its task at once when a retry cannot help.
+
+    A parse error, a bad config, a failed precheck, a checksum mismatch or too many bad rows fail the
+    same way on every try: spending the task's retries only delays the message. Such errors become
+    ``AirflowFailException`` with what to do next; lost connections and server restarts are raised as
+    they are, so Airflow retries them (and the retry resumes).
+    """
+
+    @functools.wraps(execute)
+    def run(self: LightningBaseOperator, context: Context) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException  # noqa: PLC0415
+
+        from airflow_provider_lightning.core.errors import retry_can_help  # noqa: PLC0415
+
+        try:
+            return execute(self, context)
+        except Exception as exc:
+            if retry_can_help(exc):
+                raise
+            raise AirflowFailException(f"{exc}\n{self.final_failure_advice(context)}") from exc
+
+    return run  # type: ignore[return-value]
 
 
 class LightningBaseOperator(BaseOperator):
@@ -113,6 +143,20 @@ class LightningBaseOperator(BaseOperator):
         group = self.task_id.rsplit(".", 1)[0] if "." in self.task_id else ""
         return import_task_id(self.dag_id, context["run_id"], group)
 
+    def final_failure_advice(self, context: Context) -> str:
+        """What to do after an error that a retry cannot fix (the task is not retried)."""
+        group = self.task_id.rsplit(".", 1)[0] if "." in self.task_id else ""
+        ctl = (
+            f"lightning ctl checkpoint-dump --airflow-api <api-server URL> --dag-id {shlex.quote(self.dag_id)} "
+            f"--run-id {shlex.quote(context['run_id'])}" + (f" --task-group {shlex.quote(group)}" if group else "")
+        )
+        return (
+            "Retrying cannot help, so this task was not retried. Fix the cause above, then Clear this task "
+            "(a cleared import_table resumes its table where it stopped, keeping the rows already imported). "
+            f"To see every table's checkpoint: `{ctl}`, or the lightning_maintenance DAG; its "
+            "checkpoint-error-destroy action drops a failed table's partial import so it starts over."
+        )
+
     def explicit_store(self, env: Any) -> Any | None:
         """The file or mysql store the config names explicitly, or None for the Task State Store."""
         checkpoint = env.config.checkpoint
@@ -133,6 +177,7 @@ class LightningBaseOperator(BaseOperator):
 class LightningPrepareOperator(LightningBaseOperator):
     """Validate the config, connect, read the target's facts and decide the import session (XCom: JSON)."""
 
+    @fails_fast
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_lightning.core.importer.steps import prepare  # noqa: PLC0415
 
@@ -152,6 +197,7 @@ class _AfterPrepare(LightningBaseOperator):
 class LightningRestoreSchemaOperator(_AfterPrepare):
     """Create databases, tables and views from the dump's schema files, idempotently."""
 
+    @fails_fast
     def execute(self, context: Context) -> int:
         from airflow_provider_lightning.core.importer.steps import restore_schema  # noqa: PLC0415
 
@@ -161,6 +207,7 @@ class LightningRestoreSchemaOperator(_AfterPrepare):
 class LightningPrecheckOperator(_AfterPrepare):
     """Run every precheck; fail with the whole report when a critical one fails."""
 
+    @fails_fast
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_lightning.core.importer.precheck import precheck  # noqa: PLC0415
 
@@ -183,6 +230,7 @@ class LightningInitCheckpointOperator(_AfterPrepare):
         super().__init__(**kwargs)
         self.max_map_length = max_map_length
 
+    @fails_fast
     def execute(self, context: Context) -> list[list[str]]:
         from airflow_provider_lightning.core.importer.steps import init_checkpoint  # noqa: PLC0415
         from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore  # noqa: PLC0415
@@ -238,6 +286,7 @@ class LightningImportTableOperator(_AfterPrepare):
         self.tables = tables
         self.task_checkpoint = task_checkpoint
 
+    @fails_fast
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_lightning.core.checkpoints.model import (  # noqa: PLC0415
             CheckpointStatus,
@@ -301,6 +350,7 @@ class LightningPostProcessOperator(_AfterPrepare):
         super().__init__(**kwargs)
         self.results = results
 
+    @fails_fast
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_lightning.core.errors import ChecksumMismatch  # noqa: PLC0415
         from airflow_provider_lightning.core.importer.steps import TableResult, post_process_table  # noqa: PLC0415
@@ -341,6 +391,7 @@ class LightningCleanCheckpointsOperator(_AfterPrepare):
         self.api_conn_id = api_conn_id
         self.state_task_ids = tuple(state_task_ids)
 
+    @fails_fast
     def execute(self, context: Context) -> str:
         env = self.import_env(self.prepared)
         keep = str(env.config.checkpoint.keep_after_success)

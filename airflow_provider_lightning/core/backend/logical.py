@@ -47,7 +47,7 @@ from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.encode import quote_identifier, render_value
 from airflow_provider_lightning.core.errormanager import ErrorManager, RowError, TooManyErrors
-from airflow_provider_lightning.core.errors import LightningError, TargetError
+from airflow_provider_lightning.core.errors import LightningError, TargetError, connection_lost
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.mydump.values import Value
 from airflow_provider_lightning.core.target import ConnectionSettings, connect, mysql_message
@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 # Server errors that concern one row's values: the row goes to type_error_v1 (Lightning's classification:
 # in its logical backend every non-duplicate, non-retryable row error is a type error).
 _DUPLICATE_KEY = frozenset({1022, 1062, 1169, 1586})
-_RETRYABLE = frozenset({1053, 1205, 1213, 1927, 2003, 2006, 2013, 2055})
 _SYNTAX = frozenset({1064})
 # Errors that are about the statement or the table, not a row: no point in splitting the batch.
 _FATAL = frozenset({1044, 1045, 1046, 1049, 1054, 1142, 1143, 1146, 1153, 1290, 1792, 1836})
@@ -82,6 +81,8 @@ class TargetUnavailable(TargetError):
     window. Nothing is lost: every committed batch is in the target with its marker, so running the
     import again resumes exactly."""
 
+    retryable = True
+
 
 def _code(exc: BaseException) -> int | None:
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
@@ -90,13 +91,8 @@ def _code(exc: BaseException) -> int | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, TargetError) and not isinstance(exc, TargetUnavailable):
-        # connect() reports a refused connection as a TargetError; a server that is restarting refuses.
-        return isinstance(exc.__cause__, pymysql.err.OperationalError) and is_retryable(exc.__cause__)
-    if isinstance(exc, (pymysql.err.InterfaceError, ConnectionError, TimeoutError)):
-        return True
-    code = _code(exc)
-    return code in _RETRYABLE or (isinstance(exc, pymysql.err.OperationalError) and code is None)
+    """Whether a batch that failed with ``exc`` may be sent again on a new connection."""
+    return not isinstance(exc, TargetUnavailable) and connection_lost(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +209,15 @@ class LogicalWriter:
             self._conn = self.backend.connect()
         return self._conn
 
+    def _kill_on_server(self, conn) -> None:  # noqa: ANN001 - a pymysql connection
+        """The ``kill-connection`` failpoint: end ``conn`` from another session, as a DBA would."""
+        killer = self.backend.connect()
+        try:
+            with killer.cursor() as cur:
+                cur.execute(f"KILL CONNECTION {int(conn.thread_id())}")
+        finally:
+            killer.close()
+
     def close(self) -> None:
         if self._conn is not None:
             try:
@@ -317,9 +322,12 @@ class LogicalWriter:
             if markers is not None:
                 markers.write(cur, self.table, progress)
         conn.commit()
-        if self._failpoints.commit_reply_lost():
+        fault = self._failpoints.writer_committed()
+        if fault == "lose-commit-reply":
             self.close()
             raise pymysql.err.OperationalError(2013, "Lost connection to server during query (failpoint)")
+        if fault == "kill-connection":
+            self._kill_on_server(conn)
         return BatchResult(
             progress=progress,
             written=written,
