@@ -208,10 +208,8 @@ def load_cli_config(args: argparse.Namespace, *, need_source: bool = True) -> An
 def open_store_for(config: Any) -> Any:
     """The checkpoint store the config asks for (by default a JSON file per source and target, in
     ``$XDG_STATE_HOME/airflow-provider-lightning/checkpoints``)."""
-    from airflow_provider_lightning.core.checkpoints.store import (
-        MemoryCheckpointStore,
-        open_checkpoint_store,
-    )
+    from airflow_provider_lightning.core.checkpoints.drivers import open_checkpoint_store
+    from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointStore
     from airflow_provider_lightning.core.importer.steps import (
         connection_settings,
         default_checkpoint_file,

@@ -15,7 +15,7 @@ from typing import Any
 from airflow_provider_lightning.core.checkpoints.model import ChunkCheckpoint, TableCheckpoint, TaskCheckpoint
 from airflow_provider_lightning.core.errors import CheckpointError
 from airflow_provider_lightning.hooks.api import AirflowApiClient, RestStateStoreAccessor
-from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore
+from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore
 
 
 class AirflowRunCheckpointStore:
@@ -93,6 +93,12 @@ class AirflowRunCheckpointStore:
         self._client.clear_state(self.dag_id, self.run_id, self._import_task, all_map_indices=True)
         self._client.clear_state(self.dag_id, self.run_id, self._init_task)
         self._stores = None
+
+    def archive(self, task_id: int) -> str:
+        """Move every task instance's checkpoints aside within its own state store."""
+        for store in (*self._table_stores().values(), self._init_store()):
+            store.archive(task_id)
+        return f"{self.description}, keys lightning/archive-{task_id}/"
 
     def close(self) -> None:
         pass

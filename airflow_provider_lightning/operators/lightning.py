@@ -3,7 +3,7 @@
 The operators share their arguments (source, target connection, config) and hand each other small JSON
 values through XCom: what ``prepare`` found, the task checkpoint and table list from
 ``init_checkpoint``, each table's result from ``import_table``. Checkpoints live in the Task State Store
-of the task instance that imports the table (``hooks/checkpoint_store.py``), unless ``[checkpoint]``
+of the task instance that imports the table (``core/checkpoints/state_store.py``), unless ``[checkpoint]``
 names a file or a MySQL server explicitly.
 
 Importing this module is cheap: everything heavy is imported inside ``execute``.
@@ -162,7 +162,7 @@ class LightningBaseOperator(BaseOperator):
         checkpoint = env.config.checkpoint
         if checkpoint.driver == "airflow" or (checkpoint.driver == "file" and not checkpoint.dsn):
             return None
-        from airflow_provider_lightning.core.checkpoints.store import open_checkpoint_store  # noqa: PLC0415
+        from airflow_provider_lightning.core.checkpoints.drivers import open_checkpoint_store  # noqa: PLC0415
         from airflow_provider_lightning.core.importer.steps import default_checkpoint_file  # noqa: PLC0415
 
         return open_checkpoint_store(
@@ -233,7 +233,7 @@ class LightningInitCheckpointOperator(_AfterPrepare):
     @fails_fast
     def execute(self, context: Context) -> list[list[str]]:
         from airflow_provider_lightning.core.importer.steps import init_checkpoint  # noqa: PLC0415
-        from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore  # noqa: PLC0415
+        from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore  # noqa: PLC0415
 
         env = self.import_env(self.prepared)
         store = self.explicit_store(env)
@@ -296,7 +296,7 @@ class LightningImportTableOperator(_AfterPrepare):
         )
         from airflow_provider_lightning.core.importer.progress import ImportProgress  # noqa: PLC0415
         from airflow_provider_lightning.core.importer.steps import import_table  # noqa: PLC0415
-        from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore  # noqa: PLC0415
+        from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore  # noqa: PLC0415
 
         names = [self.tables] if isinstance(self.tables, str) else list(self.tables or [])
         env = self.import_env(self.prepared)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_lightning.core.sample import write_shop_dump
-from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore
+from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore
 from airflow_provider_lightning.hooks.api import RestStateStoreAccessor
 from tests.airflow.conftest import shop_counts
 from tests.airflow.services import API_PASSWORD, API_USER

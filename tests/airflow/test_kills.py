@@ -34,7 +34,7 @@ import pytest
 from airflow_provider_lightning.core.checkpoints.mysql_store import MySQLCheckpointStore
 from airflow_provider_lightning.core.target import ConnectionSettings
 from airflow_provider_lightning.hooks.api import AirflowApiClient, RestStateStoreAccessor
-from airflow_provider_lightning.hooks.checkpoint_store import TaskStateCheckpointStore
+from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore
 from tests.airflow.services import AirflowServices
 from tests.conftest import MySQLServer
 from tests.kill_scenario import (

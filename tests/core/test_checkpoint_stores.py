@@ -1,7 +1,8 @@
-"""The checkpoint stores: memory, file and mysql keep checkpoints the same way.
+"""The checkpoint stores: memory, file, mysql and the (Airflow) task state store keep checkpoints the same way.
 
-Most tests run against all three stores (the ``store`` fixture); the last sections cover what only one
-of them has: the file's format and crash safety, the mysql tables and connection handling, and
+Most tests run against all four stores (the ``store`` fixture; the task state store on a key-value
+accessor that keeps JSON text per key, as Airflow's Task State Store does — tests/airflow runs it on the
+real one); the last sections cover what only one of them has: the file's format and crash safety, the mysql tables and connection handling, and
 ``open_checkpoint_store``'s reading of ``[checkpoint]``.
 """
 
@@ -37,11 +38,9 @@ from airflow_provider_lightning.core.checkpoints.model import (
     table_key,
 )
 from airflow_provider_lightning.core.checkpoints.mysql_store import MySQLCheckpointStore, parse_mysql_dsn
-from airflow_provider_lightning.core.checkpoints.store import (
-    CheckpointStore,
-    MemoryCheckpointStore,
-    open_checkpoint_store,
-)
+from airflow_provider_lightning.core.checkpoints.drivers import open_checkpoint_store
+from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore
+from airflow_provider_lightning.core.checkpoints.store import CheckpointStore, MemoryCheckpointStore
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.errors import CheckpointError, ConfigError
 from airflow_provider_lightning.core.target import ConnectionSettings
@@ -59,7 +58,24 @@ def server_settings(mysql_server) -> ConnectionSettings:
     )
 
 
-@pytest.fixture(params=["memory", "file", "mysql"])
+class JsonKeyValues:
+    """What a task's ``task_state_store`` offers: get/set/delete of JSON values (kept as JSON text, so a
+    value that does not survive JSON fails here as it would in Airflow)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+
+    def get(self, key: str, default=None):
+        return json.loads(self.rows[key]) if key in self.rows else default
+
+    def set(self, key: str, value) -> None:
+        self.rows[key] = json.dumps(value)
+
+    def delete(self, key: str) -> None:
+        self.rows.pop(key, None)
+
+
+@pytest.fixture(params=["memory", "file", "mysql", "taskstate"])
 def open_store(request, tmp_path) -> Iterator[Callable[[], CheckpointStore]]:
     """Opens a store of one kind; every call opens a new store object on the same file or schema."""
     opened: list[CheckpointStore] = []
@@ -68,6 +84,11 @@ def open_store(request, tmp_path) -> Iterator[Callable[[], CheckpointStore]]:
 
         def make() -> CheckpointStore:
             return memory
+    elif request.param == "taskstate":
+        rows = JsonKeyValues()
+
+        def make() -> CheckpointStore:
+            return TaskStateCheckpointStore(rows)
     elif request.param == "file":
         path = tmp_path / "checkpoints" / "tidb_lightning_checkpoint.json"
 
@@ -1134,6 +1155,7 @@ def test_the_airflow_driver_is_not_opened_outside_airflow(tmp_path):
 
 def test_every_store_is_a_checkpoint_store(tmp_path, server_settings, make_database):
     mysql = MySQLCheckpointStore(server_settings, make_database("ltcp"))
-    for store in (MemoryCheckpointStore(), FileCheckpointStore(tmp_path / "cp.json"), mysql):
+    task_state = TaskStateCheckpointStore(JsonKeyValues())
+    for store in (MemoryCheckpointStore(), FileCheckpointStore(tmp_path / "cp.json"), mysql, task_state):
         assert isinstance(store, CheckpointStore)
     mysql.close()

@@ -1,5 +1,5 @@
-"""Where checkpoints are kept: the interface every store implements, the in-memory store, and the
-function that opens the store a ``[checkpoint]`` section asks for.
+"""Where checkpoints are kept: the interface every store implements, the rules they share, and the
+in-memory store. ``drivers.py`` opens the store a ``[checkpoint]`` section asks for.
 
 Every store keeps the same four levels (task, table, engine, chunk) and answers the same way: what one
 store returns after a sequence of calls, every other store returns too. The checks and updates that do
@@ -11,16 +11,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from airflow_provider_lightning.core.checkpoints.model import ChunkCheckpoint, TableCheckpoint, TaskCheckpoint
 from airflow_provider_lightning.core.checksum import RowChecksum
-from airflow_provider_lightning.core.errors import CheckpointError, ConfigError
-from airflow_provider_lightning.core.target import ConnectionSettings
-
-CHECKPOINT_DRIVERS = ("file", "mysql", "airflow")
-"""The values ``[checkpoint] driver`` takes (``airflow`` is opened by the operators, not here)."""
+from airflow_provider_lightning.core.errors import CheckpointError
 
 MAX_STATUS = 255
 """Lightning keeps statuses in an unsigned byte (``tinyint unsigned`` in the mysql driver)."""
@@ -79,6 +74,11 @@ class CheckpointStore(Protocol):
 
     def remove_all(self) -> None:
         """Remove everything, the task included (Lightning's ``--checkpoint-remove=all``)."""
+        ...
+
+    def archive(self, task_id: int) -> str:
+        """Move everything aside, named for ``task_id`` (``keep-after-success = "rename"``, Lightning's
+        ``MoveCheckpoints``); return where it went, for messages. The store is empty afterwards."""
         ...
 
     def close(self) -> None: ...
@@ -227,6 +227,7 @@ class MemoryCheckpointStore:
         self._lock = threading.Lock()
         self._task: TaskCheckpoint | None = None
         self._tables: dict[str, TableCheckpoint] = {}
+        self.archived: dict[int, tuple[TaskCheckpoint | None, dict[str, TableCheckpoint]]] = {}
 
     def get_task(self) -> TaskCheckpoint | None:
         with self._lock:
@@ -270,6 +271,13 @@ class MemoryCheckpointStore:
             self._task = None
             self._tables.clear()
 
+    def archive(self, task_id: int) -> str:
+        with self._lock:
+            self.archived[task_id] = (self._task, dict(self._tables))
+            self._task = None
+            self._tables.clear()
+        return f"memory (archive {task_id})"
+
     def close(self) -> None:
         pass
 
@@ -278,58 +286,3 @@ class MemoryCheckpointStore:
         if table is None:
             raise missing_table(self, name)
         return table
-
-
-# --- choosing a store --------------------------------------------------------------------------------
-
-
-def open_checkpoint_store(
-    driver: str,
-    dsn: str,
-    *,
-    schema: str,
-    target: ConnectionSettings,
-    default_file: Path,
-) -> CheckpointStore:
-    """The store ``[checkpoint] driver`` / ``dsn`` / ``schema`` describe, as Lightning reads them.
-
-    ``file``: ``dsn`` is the file's path (``default_file`` when empty). ``mysql``: ``dsn`` is empty (the
-    target server, ``target``), a Go DSN ``user:pass@tcp(host:port)/`` or a ``mysql://user:pass@host:port``
-    URL; the checkpoints go in database ``schema`` there.
-    """
-    # Imported here so that using the memory store never needs the file or mysql machinery.
-    from airflow_provider_lightning.core.checkpoints.file_store import FileCheckpointStore
-    from airflow_provider_lightning.core.checkpoints.mysql_store import MySQLCheckpointStore, parse_mysql_dsn
-
-    kind = driver.strip().lower()
-    if kind == "file":
-        return FileCheckpointStore(_file_path(dsn, default_file))
-    if kind == "mysql":
-        settings = parse_mysql_dsn(dsn) if dsn.strip() else target
-        return MySQLCheckpointStore(settings, schema)
-    if kind == "airflow":
-        raise ConfigError(
-            "checkpoint.driver",
-            "'airflow' keeps checkpoints in Airflow's Task State Store, which only exists inside an Airflow "
-            "task; outside Airflow use 'file' or 'mysql'",
-        )
-    raise ConfigError(
-        "checkpoint.driver",
-        f"unknown checkpoint driver {driver!r}; allowed: {', '.join(repr(d) for d in CHECKPOINT_DRIVERS)}",
-    )
-
-
-def _file_path(dsn: str, default_file: Path) -> Path:
-    text = dsn.strip()
-    if not text:
-        return default_file
-    if text.startswith("file://"):
-        return Path(text[len("file://"):])
-    scheme, sep, _ = text.partition("://")
-    if sep and scheme.isalnum():
-        raise ConfigError(
-            "checkpoint.dsn",
-            f"the file driver keeps its checkpoint file on local disk, not at a '{scheme}://' address; "
-            "give a local path, or use driver = 'mysql' (or 'airflow' inside Airflow) to share checkpoints",
-        )
-    return Path(text)

@@ -883,7 +883,7 @@ def clean_checkpoints(env: ImportEnv, store: CheckpointStore) -> str:
                 markers.delete(conn)
         finally:
             conn.close()
-    if keep == "rename" and hasattr(store, "archive"):
+    if keep == "rename":
         where = store.archive(task.task_id if task else 0)
         return f"moved the checkpoints to {where}"
     store.remove_all()

@@ -1,12 +1,15 @@
-"""Lightning's checkpoints in the Airflow metadata DB, through Airflow 3.3's Task State Store.
+"""Lightning's checkpoints in a key-value state store: Airflow 3.3's Task State Store, the default inside
+Airflow.
 
 A task instance reads and writes only its own state store (``context["task_state_store"]``): rows
 scoped to (dag run, task, map index) that survive retries and a Clear of the task — exactly when a
 table must resume. So each ``import_table`` task instance keeps the checkpoints of the tables it
-imports in its own store; ``init_checkpoint`` keeps the task checkpoint in its own. Nothing here uses
-Airflow's ORM: task code may not.
+imports in its own store; ``init_checkpoint`` keeps the task checkpoint in its own. This module imports
+nothing from Airflow: it needs only something with ``get``/``set``/``delete`` (the task's
+``task_state_store``, or the REST client's accessor for another task's), and it never uses Airflow's ORM
+(task code may not). It follows the same rules as every other store (``store.py``).
 
-Keys (all under ``lightning/``):
+Keys (all under ``lightning/``, or ``lightning/archive-<task id>/`` once archived):
 - ``tables``: the index, ``{table key id: table name}``;
 - ``<id>/table``: a table's status, fingerprint, target identity, checksum before the import, and its
   engines' statuses and chunk counts;
@@ -24,7 +27,6 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from airflow_provider_lightning.core.checkpoints.model import (
@@ -33,14 +35,20 @@ from airflow_provider_lightning.core.checkpoints.model import (
     TableCheckpoint,
     TaskCheckpoint,
 )
+from airflow_provider_lightning.core.checkpoints.store import (
+    check_status,
+    check_table,
+    check_task,
+    missing_table,
+    with_status,
+    with_updated_chunks,
+)
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
 PREFIX = "lightning/"
-INDEX_KEY = PREFIX + "tables"
-TASK_KEY = PREFIX + "task"
 # Well under the 65,535 bytes Airflow accepts, leaving room for a chunk's progress to grow.
 VALUE_LIMIT = 40_000
 
@@ -67,8 +75,18 @@ class TaskStateCheckpointStore:
     returns it, or the one stored here by ``put_task``.
     """
 
-    def __init__(self, accessor: StateStoreAccessor, *, task: TaskCheckpoint | None = None, description: str = "") -> None:
+    def __init__(
+        self,
+        accessor: StateStoreAccessor,
+        *,
+        task: TaskCheckpoint | None = None,
+        description: str = "",
+        prefix: str = PREFIX,
+    ) -> None:
         self._accessor = accessor
+        self._prefix = prefix
+        self._index_key = prefix + "tables"
+        self._task_key = prefix + "task"
         self._task = task
         self._lock = threading.RLock()
         self._tables: dict[str, TableCheckpoint] = {}
@@ -80,18 +98,19 @@ class TaskStateCheckpointStore:
     def get_task(self) -> TaskCheckpoint | None:
         if self._task is not None:
             return self._task
-        data = self._get(TASK_KEY)
+        data = self._get(self._task_key)
         return TaskCheckpoint.from_json(data) if data else None
 
     def put_task(self, task: TaskCheckpoint) -> None:
+        check_task(task)
         with self._lock:
-            self._accessor.set(TASK_KEY, task.to_json())
+            self._accessor.set(self._task_key, task.to_json())
             self._task = task
 
     # -- tables ------------------------------------------------------------------------------------
 
     def _index(self) -> dict[str, str]:
-        return dict(self._get(INDEX_KEY) or {})
+        return dict(self._get(self._index_key) or {})
 
     def table_names(self) -> list[str]:
         with self._lock:
@@ -104,7 +123,7 @@ class TaskStateCheckpointStore:
             tid = table_id(name)
             if self._index().get(tid) != name:
                 return None
-            meta = self._get(f"{PREFIX}{tid}/table")
+            meta = self._get(f"{self._prefix}{tid}/table")
             if not meta or meta.get("name") != name:
                 return None
             engines = []
@@ -113,7 +132,7 @@ class TaskStateCheckpointStore:
                 chunks: list[ChunkCheckpoint] = []
                 keys: list[list[str]] = []
                 for g in range(engine["groups"]):
-                    data = self._get(f"{PREFIX}{tid}/chunks/{engine['id']}/{g}") or []
+                    data = self._get(f"{self._prefix}{tid}/chunks/{engine['id']}/{g}") or []
                     group = [ChunkCheckpoint.from_json(c) for c in data]
                     chunks.extend(group)
                     keys.append([c.key for c in group])
@@ -139,6 +158,7 @@ class TaskStateCheckpointStore:
             return table
 
     def put_table(self, table: TableCheckpoint) -> None:
+        check_table(table)
         with self._lock:
             old = self._index()
             tid = table_id(table.name)
@@ -148,46 +168,35 @@ class TaskStateCheckpointStore:
                 engine_groups = _group_chunks(engine.chunks)
                 groups[engine.id] = [[c.key for c in g] for g in engine_groups]
                 for g, group in enumerate(engine_groups):
-                    self._accessor.set(f"{PREFIX}{tid}/chunks/{engine.id}/{g}", [c.to_json() for c in group])
+                    self._accessor.set(f"{self._prefix}{tid}/chunks/{engine.id}/{g}", [c.to_json() for c in group])
             self._tables[table.name] = table
             self._groups[table.name] = groups
             self._write_meta(table)
             old[tid] = table.name
-            self._accessor.set(INDEX_KEY, old)
+            self._accessor.set(self._index_key, old)
 
     def update_chunks(self, name: str, engine_id: int, chunks: Sequence[ChunkCheckpoint]) -> None:
         if not chunks:
             return
         with self._lock:
-            table = self._require(name)
-            engine = next((e for e in table.engines if e.id == engine_id), None)
-            if engine is None:
-                raise CheckpointError(f"table {name} has no engine {engine_id} in {self.description}")
-            by_key = {c.key: c for c in chunks}
-            unknown = set(by_key) - {c.key for c in engine.chunks}
-            if unknown:
-                raise CheckpointError(f"table {name}, engine {engine_id}: no chunk {sorted(unknown)[0]}")
-            engine = replace(engine, chunks=tuple(by_key.get(c.key, c) for c in engine.chunks))
-            table = replace(table, engines=tuple(engine if e.id == engine_id else e for e in table.engines))
+            table = with_updated_chunks(self._require(name), engine_id, chunks)
             self._tables[name] = table
+            engine = next(e for e in table.engines if e.id == engine_id)
             current = {c.key: c for c in engine.chunks}
+            changed = {c.key for c in chunks}
             tid = table_id(name)
+            # Only the groups holding a changed chunk are written again.
             for g, keys in enumerate(self._groups[name][engine_id]):
-                if any(k in by_key for k in keys):
+                if any(k in changed for k in keys):
                     value = [current[k].to_json() for k in keys]
                     if len(json.dumps(value)) > VALUE_LIMIT * 1.5:
                         log.warning("a checkpoint value of table %s grew past %d bytes", name, VALUE_LIMIT)
-                    self._accessor.set(f"{PREFIX}{tid}/chunks/{engine_id}/{g}", value)
+                    self._accessor.set(f"{self._prefix}{tid}/chunks/{engine_id}/{g}", value)
 
     def update_status(self, name: str, status: int, *, engine_id: int | None = None) -> None:
+        check_status(status, f"table {name}")
         with self._lock:
-            table = self._require(name)
-            if engine_id is None:
-                table = replace(table, status=status)
-            else:
-                if not any(e.id == engine_id for e in table.engines):
-                    raise CheckpointError(f"table {name} has no engine {engine_id} in {self.description}")
-                table = table.with_engine_status(engine_id, status)
+            table = with_status(self._require(name), status, engine_id)
             self._tables[name] = table
             self._write_meta(table)
 
@@ -196,15 +205,32 @@ class TaskStateCheckpointStore:
             self._drop_keys(name)
             index = self._index()
             index.pop(table_id(name), None)
-            self._accessor.set(INDEX_KEY, index)
+            self._accessor.set(self._index_key, index)
 
     def remove_all(self) -> None:
         with self._lock:
             for name in self._index().values():
                 self._drop_keys(name)
-            self._accessor.delete(INDEX_KEY)
-            self._accessor.delete(TASK_KEY)
+            self._accessor.delete(self._index_key)
+            self._accessor.delete(self._task_key)
             self._task = None
+
+    def archive(self, task_id: int) -> str:
+        """Move the checkpoints under ``lightning/archive-<task_id>/`` (``keep-after-success = "rename"``)
+        and return where they went; this store is empty afterwards. The archived rows expire with the
+        state store's retention, like the others."""
+        prefix = f"{self._prefix}archive-{task_id}/"
+        backup = TaskStateCheckpointStore(self._accessor, description=self.description, prefix=prefix)
+        with self._lock:
+            task = self.get_task()
+            if task is not None:
+                backup.put_task(task)
+            for name in self.table_names():
+                table = self.get_table(name)
+                if table is not None:
+                    backup.put_table(table)
+            self.remove_all()
+        return f"{self.description}, keys {prefix}"
 
     def retain_only(self, names: Sequence[str]) -> list[str]:
         """Forget the checkpoints of tables other than ``names`` (a map index that now holds other
@@ -226,14 +252,14 @@ class TaskStateCheckpointStore:
     def _require(self, name: str) -> TableCheckpoint:
         table = self.get_table(name)
         if table is None:
-            raise CheckpointError(f"no checkpoint for table {name} in {self.description}")
+            raise missing_table(self, name)
         return table
 
     def _write_meta(self, table: TableCheckpoint) -> None:
         tid = table_id(table.name)
         groups = self._groups.get(table.name, {})
         self._accessor.set(
-            f"{PREFIX}{tid}/table",
+            f"{self._prefix}{tid}/table",
             {
                 "name": table.name,
                 "status": int(table.status),
@@ -249,12 +275,12 @@ class TaskStateCheckpointStore:
 
     def _drop_keys(self, name: str) -> None:
         tid = table_id(name)
-        meta = self._get(f"{PREFIX}{tid}/table")
+        meta = self._get(f"{self._prefix}{tid}/table")
         if meta:
             for engine in meta.get("engines", ()):
                 for g in range(engine.get("groups", 0)):
-                    self._accessor.delete(f"{PREFIX}{tid}/chunks/{engine['id']}/{g}")
-            self._accessor.delete(f"{PREFIX}{tid}/table")
+                    self._accessor.delete(f"{self._prefix}{tid}/chunks/{engine['id']}/{g}")
+            self._accessor.delete(f"{self._prefix}{tid}/table")
         self._tables.pop(name, None)
         self._groups.pop(name, None)
 
