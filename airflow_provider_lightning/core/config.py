@@ -817,7 +817,7 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey("tidb.security.ca-path", _I, _TLS, when="set to a value other than [security]'s"),
     LightningKey("tidb.security.cert-path", _I, _TLS, when="set to a value other than [security]'s"),
     LightningKey("tidb.security.key-path", _I, _TLS, when="set to a value other than [security]'s"),
-    LightningKey("tidb.security.redact-info-log", _I, "passwords are never logged; nothing else is redacted", when="set to true"),
+    LightningKey("tidb.security.redact-info-log", _I, "passwords are never logged; nothing else is redacted", when="set to a value other than [security]'s"),
     # [security]
     LightningKey("security.ca-path", _I, _TLS, when="set"),
     LightningKey("security.cert-path", _I, _TLS, when="set"),
