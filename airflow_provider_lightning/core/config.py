@@ -8,9 +8,12 @@ TOML file (``mydumper.csv.separator``, ``routes[1].target-schema``, ``mydumper.f
 enumeration, the values allowed.
 
 Key names, defaults and checks are Lightning's (``pkg/lightning/config/config.go``, ``Adjust()``), so a
-``tidb-lightning.toml`` written for Lightning loads unchanged. Keys Lightning knows that this provider does
-not act on (TiKV tuning, logging, the status server, ...) are accepted, collected in
-:attr:`Config.ignored_keys` and logged once at WARNING; keys Lightning does not know at all are errors.
+``tidb-lightning.toml`` written for Lightning loads unchanged. :data:`LIGHTNING_KEYS` gives every key Lightning
+knows one status: honoured; ignored (TiKV tuning, logging, the status server, ...: accepted, collected in
+:attr:`Config.ignored_keys` and logged once at WARNING with the reason); or refused by name, where ignoring
+it would change the imported data. docs/configuration.md lists the same table. Keys Lightning does not know
+at all are errors. :attr:`Config.written_keys` records which keys the user wrote, so that this provider's
+own defaults (a strict ``sql-mode``, a larger ``logical-import-batch-size``) apply only to keys left out.
 
 Deliberate differences from Lightning:
 
@@ -32,7 +35,10 @@ Deliberate differences from Lightning:
 * ``tidb.tls = "cluster"`` needs a CA in ``[tidb.security]`` (which defaults to ``[security]``), where
   Lightning looks at ``[security]`` only.
 * ``[[routes]]`` with ``extract-table`` / ``extract-schema`` / ``extract-source`` (names written into a
-  column) are refused: ignoring them would leave that column empty in every row.
+  column) are refused: ignoring them would leave that column empty in every row. So are
+  ``[[mydumper.ignore-data-columns]]`` (and its global form ``ignore-columns``) until they are applied.
+* ``[black-white-list]``, which Lightning's current config no longer lists but older configs use, is honoured
+  as Lightning honoured it (see :class:`BlackWhiteList`).
 * ``mydumper.data-source-dir`` is not checked for existence (the storage layer reports a missing source when
   it lists it); local paths, ``file://``, ``local://`` and ``s3://`` are accepted.
 * Where a value may be given as a string in Lightning's TOML it may be here; strings that spell an integer or
@@ -865,7 +871,7 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey("mydumper.csv.backslash-escape", _H, "deprecated in Lightning (escaped-by), honoured the same way"),
     LightningKey("mydumper.csv.escaped-by", _H, "escape character"),
     # [tikv-importer]
-    LightningKey("tikv-importer.backend", _H, "'tidb' (logical, the default here) or 'local' (physical)"),
+    LightningKey("tikv-importer.backend", _H, "'tidb' (logical, the default here); 'local' (physical) loads, and the prepare step refuses it until TiKV ingest is available"),
     LightningKey("tikv-importer.on-duplicate", _H, "deprecated in Lightning, honoured: conflict.strategy when that is not set"),
     LightningKey("tikv-importer.duplicate-resolution", _H, "deprecated in Lightning, honoured: conflict.strategy when that is not set"),
     LightningKey("tikv-importer.incremental-import", _H, "deprecated in Lightning, honoured as parallel-import"),
