@@ -496,7 +496,8 @@ class Config:
     def to_dict(self, *, redact: bool = True) -> dict[str, Any]:
         """The nested, TOML-keyed, JSON-serialisable dict of this config.
 
-        ``load_config(data=config.to_dict(redact=False))`` gives back an equal config. With ``redact`` the
+        ``load_config(data=config.to_dict(redact=False))`` gives back an equal config (in which every key
+        counts as written, so this provider's defaults for left-out keys no longer apply). With ``redact`` the
         target password and a password inside a MySQL checkpoint DSN are replaced by ``"******"``.
         """
         tree = {

@@ -350,8 +350,9 @@ class _Found:
         for (schema, name), file in views.items():
             view_sources[schema].append(ViewSource(schema, name, file))
 
-        # As Lightning (mdLoaderSetup.route): a source database whose every table and view was routed into
-        # another database is not created; one that had none to begin with (an empty database) still is.
+        # A source database whose every table and view was routed into another database is not created; one
+        # that had none to begin with (an empty database) still is. Lightning (mdLoaderSetup.route) drops
+        # it only when a schema rule also moves its -schema-create.sql; here table rules suffice too.
         routed_away = {
             f.source_schema
             for key, files in (*self.table_files.items(), *self.view_files.items(), *self.data_files.items())
