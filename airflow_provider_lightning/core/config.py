@@ -8,11 +8,11 @@ TOML file (``mydumper.csv.separator``, ``routes[1].target-schema``, ``mydumper.f
 enumeration, the values allowed.
 
 Key names, defaults and checks are Lightning's (``pkg/lightning/config/config.go``, ``Adjust()``), so a
-``tidb-lightning.toml`` written for Lightning loads unchanged. :data:`LIGHTNING_KEYS` gives every key Lightning
-knows one status: honoured; ignored (TiKV tuning, logging, the status server, ...: accepted, collected in
-:attr:`Config.ignored_keys` and logged once at WARNING with the reason); or refused by name, where ignoring
-it would change the imported data. docs/configuration.md lists the same table. Keys Lightning does not know
-at all are errors. :attr:`Config.written_keys` records which keys the user wrote, so that this provider's
+``tidb-lightning.toml`` written for Lightning loads unchanged. :data:`LIGHTNING_KEYS` gives every key
+Lightning knows one status: honoured; ignored (TiKV tuning, logging, the status server, ...: accepted,
+collected in :attr:`Config.ignored_keys` and logged once at WARNING with the reason); or refused by name,
+where ignoring it would change the imported data. docs/configuration.md lists the same table. Keys
+Lightning does not know at all are errors. :attr:`Config.written_keys` records which keys the user wrote, so that this provider's
 own defaults (a strict ``sql-mode``, a larger ``logical-import-batch-size``) apply only to keys left out.
 
 Deliberate differences from Lightning:
@@ -725,7 +725,8 @@ class _Table:
         for name in self._raw:
             entry = lightning_key(self.key(name))
             if entry is not None and not entry.when:
-                if entry.status is KeyStatus.REFUSED and self._raw[name] not in ([], {}, ()):  # empty asks nothing
+                # An empty value (ignore-data-columns = []) asks for nothing, so it is not refused.
+                if entry.status is KeyStatus.REFUSED and self._raw[name] not in ([], {}, ()):
                     raise ConfigError(self.key(name), f"is not supported: {entry.why}; remove it")
                 if entry.status is KeyStatus.IGNORED:
                     self._ignored.append(self.key(name))
@@ -773,10 +774,15 @@ class LightningKey:
 
 
 _H, _I, _R = KeyStatus.HONOURED, KeyStatus.IGNORED, KeyStatus.REFUSED
-_PHYSICAL = "a TiKV / physical-backend knob; the logical backend writes SQL to the target and has no use for it"
+_PHYSICAL = (
+    "a TiKV / physical-backend knob; the logical backend writes SQL to the target and has no use for it"
+)
 _LOG = "logging is configured by Airflow or by the lightning CLI's --log-level, not by the config file"
 _TLS = "TLS to the target is not wired yet: the connection is not encrypted by this setting"
-_CRON = "Lightning's periodic TiKV mode switch and disk-quota check have no counterpart; progress is logged per chunk"
+_CRON = (
+    "Lightning's periodic TiKV mode switch and disk-quota check have no counterpart; "
+    "progress is logged per chunk"
+)
 _DM = "only used when Lightning runs inside DM or in server mode"
 
 # One row per key. The docs (docs/configuration.md, checked by a test) and the load-time warnings and
@@ -784,20 +790,66 @@ _DM = "only used when Lightning runs inside DM or in server mode"
 LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     # [lightning]
     LightningKey("lightning.region-concurrency", _H, "chunks imported at once"),
-    LightningKey("lightning.table-concurrency", _H, "tables imported at once (command line; Airflow maps one task per table)"),
-    LightningKey("lightning.index-concurrency", _I, "index engines exist only in the physical backend; the logical backend writes rows and their indexes together"),
-    LightningKey("lightning.io-concurrency", _I, "file reads are bounded by region-concurrency: one reader per chunk being imported"),
+    LightningKey(
+        "lightning.table-concurrency",
+        _H,
+        "tables imported at once (command line; Airflow maps one task per table)",
+    ),
+    LightningKey(
+        "lightning.index-concurrency",
+        _I,
+        "index engines exist only in the physical backend; the logical backend writes rows and their "
+        "indexes together",
+    ),
+    LightningKey(
+        "lightning.io-concurrency",
+        _I,
+        "file reads are bounded by region-concurrency: one reader per chunk being imported",
+    ),
     LightningKey("lightning.check-requirements", _H, "run the precheck step"),
-    LightningKey("lightning.meta-schema-name", _I, "the schema of Lightning's parallel physical import; the logical backend keeps no such metadata"),
+    LightningKey(
+        "lightning.meta-schema-name",
+        _I,
+        "the schema of Lightning's parallel physical import; the logical backend keeps no such metadata",
+    ),
     LightningKey("lightning.max-error", _H, "type errors tolerated (the integer form)"),
     LightningKey("lightning.max-error.type", _H, "type errors tolerated (the table form)"),
-    LightningKey("lightning.max-error.conflict", _I, "deprecated in Lightning, which ignores it too: conflict.threshold sets the limit"),
-    LightningKey("lightning.max-error.syntax", _R, "syntax errors are never tolerated (Lightning fixes this at 0); a tolerated syntax error would skip rows silently"),
-    LightningKey("lightning.max-error.charset", _R, "charset errors are not counted (Lightning fixes this as unlimited)"),
-    LightningKey("lightning.max-error-records", _I, "deprecated in Lightning: conflict.max-record-rows replaced it, and that follows conflict.threshold"),
-    LightningKey("lightning.task-info-schema-name", _H, "schema of the error tables and progress markers; \"\" turns both off"),
-    LightningKey("lightning.status-addr", _I, "there is no status server: progress shows in the Airflow UI and the task logs"),
-    LightningKey("lightning.server-mode", _I, "there is no server mode: each import is a DAG run or a lightning CLI run"),
+    LightningKey(
+        "lightning.max-error.conflict",
+        _I,
+        "deprecated in Lightning, which ignores it too: conflict.threshold sets the limit",
+    ),
+    LightningKey(
+        "lightning.max-error.syntax",
+        _R,
+        "syntax errors are never tolerated (Lightning fixes this at 0); a tolerated syntax error would "
+        "skip rows silently",
+    ),
+    LightningKey(
+        "lightning.max-error.charset",
+        _R,
+        "charset errors are not counted (Lightning fixes this as unlimited)",
+    ),
+    LightningKey(
+        "lightning.max-error-records",
+        _I,
+        "deprecated in Lightning: conflict.max-record-rows replaced it, and that follows conflict.threshold",
+    ),
+    LightningKey(
+        "lightning.task-info-schema-name",
+        _H,
+        "schema of the error tables and progress markers; \"\" turns both off",
+    ),
+    LightningKey(
+        "lightning.status-addr",
+        _I,
+        "there is no status server: progress shows in the Airflow UI and the task logs",
+    ),
+    LightningKey(
+        "lightning.server-mode",
+        _I,
+        "there is no server mode: each import is a DAG run or a lightning CLI run",
+    ),
     LightningKey("lightning.pprof-port", _I, "legacy alias of status-addr; there is no status server"),
     LightningKey("lightning.level", _I, _LOG),
     LightningKey("lightning.file", _I, _LOG),
@@ -810,26 +862,61 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey("tidb.port", _H, "the target's port"),
     LightningKey("tidb.user", _H, "the target's user"),
     LightningKey("tidb.password", _H, "the target's password"),
-    LightningKey("tidb.sql-mode", _H, "the import session's sql_mode, as written; left out, STRICT_TRANS_TABLES is added to Lightning's default"),
+    LightningKey(
+        "tidb.sql-mode",
+        _H,
+        "the import session's sql_mode, as written; left out, STRICT_TRANS_TABLES is added to Lightning's"
+        " default",
+    ),
     LightningKey("tidb.session-vars", _H, "set in every import session, last"),
     LightningKey("tidb.max-allowed-packet", _H, "upper bound of a statement"),
     LightningKey("tidb.tls", _I, _TLS, when="set to 'cluster', 'skip-verify' or 'preferred'"),
-    LightningKey("tidb.pd-addr", _I, "PD is a TiDB cluster component; the logical backend only talks SQL to the target"),
+    LightningKey(
+        "tidb.pd-addr",
+        _I,
+        "PD is a TiDB cluster component; the logical backend only talks SQL to the target",
+    ),
     LightningKey("tidb.status-port", _I, "TiDB's HTTP status port is only used by the physical backend"),
     LightningKey("tidb.log-level", _I, _LOG),
-    LightningKey("tidb.build-stats-concurrency", _I, "a TiDB session variable for ANALYZE; set it in tidb.session-vars if the target is TiDB"),
-    LightningKey("tidb.distsql-scan-concurrency", _I, "a TiDB session variable for the checksum; set it in tidb.session-vars if the target is TiDB"),
-    LightningKey("tidb.index-serial-scan-concurrency", _I, "a TiDB session variable for the checksum; set it in tidb.session-vars if the target is TiDB"),
-    LightningKey("tidb.checksum-table-concurrency", _I, "a TiDB session variable for ADMIN CHECKSUM; the row checksum here runs one query per table"),
+    LightningKey(
+        "tidb.build-stats-concurrency",
+        _I,
+        "a TiDB session variable for ANALYZE; set it in tidb.session-vars if the target is TiDB",
+    ),
+    LightningKey(
+        "tidb.distsql-scan-concurrency",
+        _I,
+        "a TiDB session variable for the checksum; set it in tidb.session-vars if the target is TiDB",
+    ),
+    LightningKey(
+        "tidb.index-serial-scan-concurrency",
+        _I,
+        "a TiDB session variable for the checksum; set it in tidb.session-vars if the target is TiDB",
+    ),
+    LightningKey(
+        "tidb.checksum-table-concurrency",
+        _I,
+        "a TiDB session variable for ADMIN CHECKSUM; the row checksum here runs one query per table",
+    ),
     LightningKey("tidb.security.ca-path", _I, _TLS, when="set to a value other than [security]'s"),
     LightningKey("tidb.security.cert-path", _I, _TLS, when="set to a value other than [security]'s"),
     LightningKey("tidb.security.key-path", _I, _TLS, when="set to a value other than [security]'s"),
-    LightningKey("tidb.security.redact-info-log", _I, "passwords are never logged; nothing else is redacted", when="set to a value other than [security]'s"),
+    LightningKey(
+        "tidb.security.redact-info-log",
+        _I,
+        "passwords are never logged; nothing else is redacted",
+        when="set to a value other than [security]'s",
+    ),
     # [security]
     LightningKey("security.ca-path", _I, _TLS, when="set"),
     LightningKey("security.cert-path", _I, _TLS, when="set"),
     LightningKey("security.key-path", _I, _TLS, when="set"),
-    LightningKey("security.redact-info-log", _I, "passwords are never logged; nothing else is redacted", when="set to true"),
+    LightningKey(
+        "security.redact-info-log",
+        _I,
+        "passwords are never logged; nothing else is redacted",
+        when="set to true",
+    ),
     # [checkpoint]
     LightningKey("checkpoint.enable", _H, "keep progress so a failed run resumes"),
     LightningKey("checkpoint.schema", _H, "schema (mysql driver) or name of the checkpoints"),
@@ -841,18 +928,41 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey("mydumper.source-id", _I, _DM),
     LightningKey("mydumper.read-block-size", _H, "read buffer size"),
     LightningKey("mydumper.batch-size", _H, "source bytes per engine (a group of chunks imported together)"),
-    LightningKey("mydumper.batch-import-ratio", _I, "it shapes engine sizes so the physical backend's ingest overlaps encoding; the logical backend has nothing to overlap"),
+    LightningKey(
+        "mydumper.batch-import-ratio",
+        _I,
+        "it shapes engine sizes so the physical backend's ingest overlaps encoding; the logical backend "
+        "has nothing to overlap",
+    ),
     LightningKey("mydumper.character-set", _H, "encoding of schema files"),
     LightningKey("mydumper.data-character-set", _H, "encoding of CSV data, converted to UTF-8"),
-    LightningKey("mydumper.data-invalid-char-replace", _R, "not applied yet: bytes that do not convert become U+FFFD", when="not U+FFFD while data-character-set converts (gb18030, gbk, latin1, ascii)"),
+    LightningKey(
+        "mydumper.data-invalid-char-replace",
+        _R,
+        "not applied yet: bytes that do not convert become U+FFFD",
+        when="not U+FFFD while data-character-set converts (gb18030, gbk, latin1, ascii)",
+    ),
     LightningKey("mydumper.max-region-size", _H, "size of a chunk of a large CSV file (with strict-format)"),
     LightningKey("mydumper.filter", _H, "which tables are imported"),
-    LightningKey("mydumper.no-schema", _H, "deprecated in Lightning, honoured: the tables already exist in the target"),
+    LightningKey(
+        "mydumper.no-schema",
+        _H,
+        "deprecated in Lightning, honoured: the tables already exist in the target",
+    ),
     LightningKey("mydumper.case-sensitive", _H, "filters and routes compare names exactly"),
     LightningKey("mydumper.strict-format", _H, "CSV files may be split at line ends"),
     LightningKey("mydumper.default-file-rules", _H, "also apply mydumper/Dumpling's file names"),
-    LightningKey("mydumper.ignore-data-columns", _R, "columns of the files to skip are not applied yet; importing them instead would change the data"),
-    LightningKey("mydumper.ignore-columns", _R, "the global form of ignore-data-columns, not applied yet; importing the columns would change the data"),
+    LightningKey(
+        "mydumper.ignore-data-columns",
+        _R,
+        "columns of the files to skip are not applied yet; importing them instead would change the data",
+    ),
+    LightningKey(
+        "mydumper.ignore-columns",
+        _R,
+        "the global form of ignore-data-columns, not applied yet; importing the columns would change the "
+        "data",
+    ),
     LightningKey("mydumper.files[].pattern", _H, "a regular expression over file paths"),
     LightningKey("mydumper.files[].path", _H, "one file"),
     LightningKey("mydumper.files[].schema", _H, "the file's database"),
@@ -867,17 +977,50 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey("mydumper.csv.null", _H, "the texts that mean NULL"),
     LightningKey("mydumper.csv.header", _H, "the first line names the columns"),
     LightningKey("mydumper.csv.header-schema-match", _H, "the header's names are the target's columns"),
-    LightningKey("mydumper.csv.trim-last-separator", _H, "deprecated in Lightning, honoured: a trailing separator ends the line"),
+    LightningKey(
+        "mydumper.csv.trim-last-separator",
+        _H,
+        "deprecated in Lightning, honoured: a trailing separator ends the line",
+    ),
     LightningKey("mydumper.csv.not-null", _H, "no field is NULL"),
-    LightningKey("mydumper.csv.backslash-escape", _H, "deprecated in Lightning (escaped-by), honoured the same way"),
+    LightningKey(
+        "mydumper.csv.backslash-escape",
+        _H,
+        "deprecated in Lightning (escaped-by), honoured the same way",
+    ),
     LightningKey("mydumper.csv.escaped-by", _H, "escape character"),
     # [tikv-importer]
-    LightningKey("tikv-importer.backend", _H, "'tidb' (logical, the default here); 'local' (physical) loads, and the prepare step refuses it until TiKV ingest is available"),
-    LightningKey("tikv-importer.on-duplicate", _H, "deprecated in Lightning, honoured: conflict.strategy when that is not set"),
-    LightningKey("tikv-importer.duplicate-resolution", _H, "deprecated in Lightning, honoured: conflict.strategy when that is not set"),
-    LightningKey("tikv-importer.incremental-import", _H, "deprecated in Lightning, honoured as parallel-import"),
-    LightningKey("tikv-importer.parallel-import", _H, "the target tables may already hold rows (the empty-table precheck is relaxed)"),
-    LightningKey("tikv-importer.logical-import-batch-size", _H, "bytes per INSERT; left out, 1 MiB on MySQL and MariaDB"),
+    LightningKey(
+        "tikv-importer.backend",
+        _H,
+        "'tidb' (logical, the default here); 'local' (physical) loads, and the prepare step refuses it "
+        "until TiKV ingest is available",
+    ),
+    LightningKey(
+        "tikv-importer.on-duplicate",
+        _H,
+        "deprecated in Lightning, honoured: conflict.strategy when that is not set",
+    ),
+    LightningKey(
+        "tikv-importer.duplicate-resolution",
+        _H,
+        "deprecated in Lightning, honoured: conflict.strategy when that is not set",
+    ),
+    LightningKey(
+        "tikv-importer.incremental-import",
+        _H,
+        "deprecated in Lightning, honoured as parallel-import",
+    ),
+    LightningKey(
+        "tikv-importer.parallel-import",
+        _H,
+        "the target tables may already hold rows (the empty-table precheck is relaxed)",
+    ),
+    LightningKey(
+        "tikv-importer.logical-import-batch-size",
+        _H,
+        "bytes per INSERT; left out, 1 MiB on MySQL and MariaDB",
+    ),
     LightningKey("tikv-importer.logical-import-batch-rows", _H, "rows per INSERT"),
     LightningKey("tikv-importer.disk-quota", _H, "checked by the precheck"),
     LightningKey("tikv-importer.sorted-kv-dir", _H, "physical backend only: its sorted KV pairs"),
@@ -903,11 +1046,23 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey("tikv-importer.block-size", _I, _PHYSICAL),
     LightningKey("tikv-importer.chunk-size", _I, "the remote backend is not available"),
     LightningKey("tikv-importer.chunk-cache-dir", _I, "the remote backend is not available"),
-    LightningKey("tikv-importer.logical-import-prep-stmt", _I, "statements carry literal values; Lightning's default (off) is what happens"),
+    LightningKey(
+        "tikv-importer.logical-import-prep-stmt",
+        _I,
+        "statements carry literal values; Lightning's default (off) is what happens",
+    ),
     # [post-restore]
-    LightningKey("post-restore.checksum", _H, "compare a row checksum of source and target ('required' here even with the logical backend)"),
+    LightningKey(
+        "post-restore.checksum",
+        _H,
+        "compare a row checksum of source and target ('required' here even with the logical backend)",
+    ),
     LightningKey("post-restore.analyze", _H, "ANALYZE TABLE after the import"),
-    LightningKey("post-restore.post-process-at-last", _I, "checksum and analyze run in the post_process task after all tables, always"),
+    LightningKey(
+        "post-restore.post-process-at-last",
+        _I,
+        "checksum and analyze run in the post_process task after all tables, always",
+    ),
     LightningKey("post-restore.level-1-compact", _I, _PHYSICAL),
     LightningKey("post-restore.compact", _I, _PHYSICAL),
     LightningKey("post-restore.checksum-via-sql", _I, "the checksum is always a SQL query here"),
@@ -920,22 +1075,67 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey("routes[].table-pattern", _H, "source tables to route"),
     LightningKey("routes[].target-schema", _H, "target database"),
     LightningKey("routes[].target-table", _H, "target table"),
-    LightningKey("routes[].extract-table", _R, "writing part of a table name into a column is not supported; ignoring it would leave that column empty in every row"),
-    LightningKey("routes[].extract-schema", _R, "writing part of a schema name into a column is not supported; ignoring it would leave that column empty in every row"),
-    LightningKey("routes[].extract-source", _R, "writing the source id into a column is not supported; ignoring it would leave that column empty in every row"),
+    LightningKey(
+        "routes[].extract-table",
+        _R,
+        "writing part of a table name into a column is not supported; ignoring it would leave that column"
+        " empty in every row",
+    ),
+    LightningKey(
+        "routes[].extract-schema",
+        _R,
+        "writing part of a schema name into a column is not supported; ignoring it would leave that "
+        "column empty in every row",
+    ),
+    LightningKey(
+        "routes[].extract-source",
+        _R,
+        "writing the source id into a column is not supported; ignoring it would leave that column empty "
+        "in every row",
+    ),
     # [conflict]
     LightningKey("conflict.strategy", _H, "'error', 'replace' or 'ignore' for rows whose key is taken"),
     LightningKey("conflict.threshold", _H, "conflicting rows tolerated"),
-    LightningKey("conflict.max-record-rows", _I, "as in Lightning, the conflict table records up to conflict.threshold rows", when="different from conflict.threshold"),
-    LightningKey("conflict.precheck-conflict-before-import", _R, "as in Lightning: the tidb (logical) backend cannot detect conflicts before the import", when="true with the tidb backend (ignored with the local backend)"),
+    LightningKey(
+        "conflict.max-record-rows",
+        _I,
+        "as in Lightning, the conflict table records up to conflict.threshold rows",
+        when="different from conflict.threshold",
+    ),
+    LightningKey(
+        "conflict.precheck-conflict-before-import",
+        _R,
+        "as in Lightning: the tidb (logical) backend cannot detect conflicts before the import",
+        when="true with the tidb backend (ignored with the local backend)",
+    ),
     # [black-white-list]
     LightningKey("black-white-list.do-dbs", _H, "deprecated in Lightning, honoured: only these databases"),
-    LightningKey("black-white-list.ignore-dbs", _H, "deprecated in Lightning, honoured: not these databases (unless do-dbs is set)"),
-    LightningKey("black-white-list.do-tables[].db-name", _H, "deprecated in Lightning, honoured: only these tables"),
-    LightningKey("black-white-list.do-tables[].tbl-name", _H, "deprecated in Lightning, honoured: only these tables"),
-    LightningKey("black-white-list.ignore-tables[].db-name", _H, "deprecated in Lightning, honoured: not these tables (unless do-tables is set)"),
-    LightningKey("black-white-list.ignore-tables[].tbl-name", _H, "deprecated in Lightning, honoured: not these tables (unless do-tables is set)"),
-)  # fmt: skip
+    LightningKey(
+        "black-white-list.ignore-dbs",
+        _H,
+        "deprecated in Lightning, honoured: not these databases (unless do-dbs is set)",
+    ),
+    LightningKey(
+        "black-white-list.do-tables[].db-name",
+        _H,
+        "deprecated in Lightning, honoured: only these tables",
+    ),
+    LightningKey(
+        "black-white-list.do-tables[].tbl-name",
+        _H,
+        "deprecated in Lightning, honoured: only these tables",
+    ),
+    LightningKey(
+        "black-white-list.ignore-tables[].db-name",
+        _H,
+        "deprecated in Lightning, honoured: not these tables (unless do-tables is set)",
+    ),
+    LightningKey(
+        "black-white-list.ignore-tables[].tbl-name",
+        _H,
+        "deprecated in Lightning, honoured: not these tables (unless do-tables is set)",
+    ),
+)
 _KEYS_BY_NAME = MappingProxyType({entry.key: entry for entry in LIGHTNING_KEYS})
 _ARRAY_INDEX = re.compile(r"\[[0-9]+\]")
 
@@ -1766,7 +1966,9 @@ def _read_black_white_list(table: _Table, mydumper: MydumperConfig) -> BlackWhit
             item.reject_unknown_keys()
             for key, value in (("db-name", db_name), ("tbl-name", tbl_name)):
                 if not value:
-                    raise ConfigError(item.key(key), "must not be empty: a name, a wildcard, or ~ and a regexp")
+                    raise ConfigError(
+                        item.key(key), "must not be empty: a name, a wildcard, or ~ and a regexp"
+                    )
             names.append(TableName(db_name, tbl_name))
         return tuple(names)
 

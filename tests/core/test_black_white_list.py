@@ -57,7 +57,10 @@ def test_loading_it_warns_that_it_is_deprecated(caplog):
 def test_it_cannot_be_combined_with_a_filter_of_ones_own():
     with pytest.raises(ConfigError) as caught:
         load_config(
-            data={"mydumper": {**SOURCE["mydumper"], "filter": ["shop.*"]}, "black-white-list": {"do-dbs": ["a"]}}
+            data={
+                "mydumper": {**SOURCE["mydumper"], "filter": ["shop.*"]},
+                "black-white-list": {"do-dbs": ["a"]},
+            }
         )
 
     assert caught.value.key == "black-white-list"

@@ -49,7 +49,9 @@ def test_a_written_sql_mode_equal_to_lightnings_default_is_used_as_written(
 ):
     dump = csv_dump(tmp_path / "dump", fresh_database)
     config = write_config(
-        tmp_path / "tidb-lightning.toml", make_database("lt_ti"), f'[tidb]\nsql-mode = "{LIGHTNING_DEFAULT_SQL_MODE}"\n'
+        tmp_path / "tidb-lightning.toml",
+        make_database("lt_ti"),
+        f'[tidb]\nsql-mode = "{LIGHTNING_DEFAULT_SQL_MODE}"\n',
     )
 
     result = run_lightning(*import_args(mysql_server, config, dump, tmp_path))
@@ -123,7 +125,8 @@ def test_black_white_list_imports_only_the_tables_it_lets_through(
     assert count_rows(mysql_server, fresh_database, "keep") == 3
     tables = {row[0] for row in query(
         mysql_server,
-        "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema IN (%s, %s)",
+        "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "
+        "WHERE table_schema IN (%s, %s)",
         fresh_database, other,
     )}
     assert tables == {f"{fresh_database}.keep"}
@@ -155,6 +158,5 @@ def test_a_source_database_whose_tables_are_all_routed_away_is_not_created(
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert count_rows(mysql_server, fresh_database, "orders") == 6
-    assert query(
-        mysql_server, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", unborn_database
-    )[0][0] == 0
+    schemata = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s"
+    assert query(mysql_server, schemata, unborn_database)[0][0] == 0

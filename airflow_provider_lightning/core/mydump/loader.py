@@ -38,7 +38,11 @@ from airflow_provider_lightning.core.mydump.router import (
     SourceType,
     printable_path,
 )
-from airflow_provider_lightning.core.mydump.table_filter import DEFAULT_FILTER, BlackWhiteListFilter, TableFilter
+from airflow_provider_lightning.core.mydump.table_filter import (
+    DEFAULT_FILTER,
+    BlackWhiteListFilter,
+    TableFilter,
+)
 from airflow_provider_lightning.core.mydump.table_router import RouteRuleLike, TableRouter
 from airflow_provider_lightning.core.storage import Compression, FileInfo, Storage
 
@@ -366,7 +370,9 @@ class _Found:
             and all(f.source_schema == name for f in self.database_files.get(name, []))
         }
         for name in sorted(emptied):
-            log.info("database %s is not created: [[routes]] sends all of its tables elsewhere", _quoted(name))
+            log.info(
+                "database %s is not created: [[routes]] sends all of its tables elsewhere", _quoted(name)
+            )
         databases = []
         for name in sorted((self.database_files.keys() | tables.keys() | view_sources.keys()) - emptied):
             own = self.database_files.get(name)
