@@ -12,8 +12,9 @@ Key names, defaults and checks are Lightning's (``pkg/lightning/config/config.go
 Lightning knows one status: honoured; ignored (TiKV tuning, logging, the status server, ...: accepted,
 collected in :attr:`Config.ignored_keys` and logged once at WARNING with the reason); or refused by name,
 where ignoring it would change the imported data. docs/configuration.md lists the same table. Keys
-Lightning does not know at all are errors. :attr:`Config.written_keys` records which keys the user wrote, so that this provider's
-own defaults (a strict ``sql-mode``, a larger ``logical-import-batch-size``) apply only to keys left out.
+Lightning does not know at all are errors. :attr:`Config.written_keys` records which keys the user wrote,
+so that this provider's own defaults (a strict ``sql-mode``, a larger ``logical-import-batch-size``)
+apply only to keys left out.
 
 Deliberate differences from Lightning:
 
