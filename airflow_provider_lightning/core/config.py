@@ -726,9 +726,11 @@ class _Table:
         for name in self._raw:
             entry = lightning_key(self.key(name))
             if entry is not None and not entry.when:
-                # An empty value (ignore-data-columns = []) asks for nothing, so it is not refused.
-                if entry.status is KeyStatus.REFUSED and self._raw[name] not in ([], {}, ()):
-                    raise ConfigError(self.key(name), f"is not supported: {entry.why}; remove it")
+                if entry.status is KeyStatus.REFUSED:
+                    # An empty value (ignore-data-columns = []) asks for nothing, so it is accepted.
+                    if self._raw[name] not in ([], {}, ()):
+                        raise ConfigError(self.key(name), f"is not supported: {entry.why}; remove it")
+                    continue
                 if entry.status is KeyStatus.IGNORED:
                     self._ignored.append(self.key(name))
                     continue

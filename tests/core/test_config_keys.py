@@ -171,6 +171,13 @@ def test_a_refused_key_fails_naming_the_key_and_why(key):
     assert lightning_key(key).why in str(caught.value)
 
 
+@pytest.mark.parametrize("key", ["ignore-data-columns", "ignore-columns"])
+def test_a_refused_key_written_empty_asks_for_nothing_and_loads(key):
+    config = load_config(data={"mydumper": {**SOURCE["mydumper"], key: []}})
+
+    assert config.mydumper.ignore_data_columns == ()
+
+
 def test_a_replacement_character_is_accepted_when_nothing_is_converted():
     config = load_config(data={"mydumper": {**SOURCE["mydumper"], "data-invalid-char-replace": "?"}})
 
