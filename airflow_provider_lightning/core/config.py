@@ -8,9 +8,13 @@ TOML file (``mydumper.csv.separator``, ``routes[1].target-schema``, ``mydumper.f
 enumeration, the values allowed.
 
 Key names, defaults and checks are Lightning's (``pkg/lightning/config/config.go``, ``Adjust()``), so a
-``tidb-lightning.toml`` written for Lightning loads unchanged. Keys Lightning knows that this provider does
-not act on (TiKV tuning, logging, the status server, ...) are accepted, collected in
-:attr:`Config.ignored_keys` and logged once at WARNING; keys Lightning does not know at all are errors.
+``tidb-lightning.toml`` written for Lightning loads unchanged. :data:`LIGHTNING_KEYS` gives every key
+Lightning knows one status: honoured; ignored (TiKV tuning, logging, the status server, ...: accepted,
+collected in :attr:`Config.ignored_keys` and logged once at WARNING with the reason); or refused by name,
+where ignoring it would change the imported data. docs/configuration.md lists the same table. Keys
+Lightning does not know at all are errors. :attr:`Config.written_keys` records which keys the user wrote,
+so that this provider's own defaults (a strict ``sql-mode``, a larger ``logical-import-batch-size``)
+apply only to keys left out.
 
 Deliberate differences from Lightning:
 
@@ -32,7 +36,10 @@ Deliberate differences from Lightning:
 * ``tidb.tls = "cluster"`` needs a CA in ``[tidb.security]`` (which defaults to ``[security]``), where
   Lightning looks at ``[security]`` only.
 * ``[[routes]]`` with ``extract-table`` / ``extract-schema`` / ``extract-source`` (names written into a
-  column) are refused: ignoring them would leave that column empty in every row.
+  column) are refused: ignoring them would leave that column empty in every row. So are
+  ``[[mydumper.ignore-data-columns]]`` (and its global form ``ignore-columns``) until they are applied.
+* ``[black-white-list]``, which Lightning's current config no longer lists but older configs use, is honoured
+  as Lightning honoured it (see :class:`BlackWhiteList`).
 * ``mydumper.data-source-dir`` is not checked for existence (the storage layer reports a missing source when
   it lists it); local paths, ``file://``, ``local://`` and ``s3://`` are accepted.
 * Where a value may be given as a string in Lightning's TOML it may be here; strings that spell an integer or
@@ -70,7 +77,9 @@ from airflow_provider_lightning.core.mydump.table_router import RouteRule
 
 __all__ = [
     "DEFAULT_FILTER",
+    "LIGHTNING_KEYS",
     "Backend",
+    "BlackWhiteList",
     "CSVConfig",
     "CheckpointConfig",
     "Config",
@@ -80,7 +89,9 @@ __all__ = [
     "FileRouteRule",
     "IgnoreColumns",
     "KeepAfterSuccess",
+    "KeyStatus",
     "LightningConfig",
+    "LightningKey",
     "MaxError",
     "MydumperConfig",
     "PostOpLevel",
@@ -88,8 +99,11 @@ __all__ = [
     "RouteRule",
     "SecurityConfig",
     "SessionVariables",
+    "TableName",
     "TiDBConfig",
     "TikvImporterConfig",
+    "key_status_markdown",
+    "lightning_key",
     "load_config",
     "parse_byte_size",
     "parse_duration",
@@ -425,11 +439,39 @@ class CronConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TableName:
+    """A ``{db-name = ..., tbl-name = ...}`` entry of ``[black-white-list]``: patterns, ``~`` for a regexp."""
+
+    db_name: str
+    tbl_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlackWhiteList:
+    """``[black-white-list]``: the table filter Lightning had before ``mydumper.filter``, still honoured.
+
+    As in Lightning, a table is imported when it passes both the database rule (``do-dbs`` if given,
+    otherwise not ``ignore-dbs``) and the table rule (``do-tables`` if given, otherwise not
+    ``ignore-tables``); it cannot be combined with a ``mydumper.filter`` of one's own.
+    """
+
+    do_dbs: tuple[str, ...] = ()
+    ignore_dbs: tuple[str, ...] = ()
+    do_tables: tuple[TableName, ...] = ()
+    ignore_tables: tuple[TableName, ...] = ()
+
+    @property
+    def given(self) -> bool:
+        return bool(self.do_dbs or self.ignore_dbs or self.do_tables or self.ignore_tables)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, as :func:`load_config` resolved it.
 
-    ``ignored_keys`` lists the keys that were given but that this provider does not act on; it does not
-    take part in equality, so a config and its :meth:`to_dict` reloaded compare equal.
+    ``ignored_keys`` lists the keys that were given but that this provider does not act on, and
+    ``written_keys`` every key given (dotted, arrays as ``routes[0].target-schema``); neither takes part in
+    equality, so a config and its :meth:`to_dict` reloaded compare equal.
     """
 
     lightning: LightningConfig = field(default_factory=LightningConfig)
@@ -442,12 +484,21 @@ class Config:
     post_restore: PostRestoreConfig = field(default_factory=PostRestoreConfig)
     cron: CronConfig = field(default_factory=CronConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    black_white_list: BlackWhiteList = field(default_factory=BlackWhiteList)
     ignored_keys: tuple[str, ...] = field(default=(), compare=False)
+    written_keys: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def written(self, key: str) -> bool:
+        """Whether the user wrote ``key`` (a dotted path such as ``tidb.sql-mode``), in the file, the data or
+        the overrides: this provider's own defaults, where they differ from Lightning's, apply only to keys
+        left out, so a value written is used as written even when it equals Lightning's default."""
+        return key in self.written_keys
 
     def to_dict(self, *, redact: bool = True) -> dict[str, Any]:
         """The nested, TOML-keyed, JSON-serialisable dict of this config.
 
-        ``load_config(data=config.to_dict(redact=False))`` gives back an equal config. With ``redact`` the
+        ``load_config(data=config.to_dict(redact=False))`` gives back an equal config (in which every key
+        counts as written, so this provider's defaults for left-out keys no longer apply). With ``redact`` the
         target password and a password inside a MySQL checkpoint DSN are replaced by ``"******"``.
         """
         tree = {
@@ -462,6 +513,8 @@ class Config:
             "cron": _to_toml(self.cron),
             "security": _to_toml(self.security),
         }
+        if self.black_white_list.given:
+            tree["black-white-list"] = _to_toml(self.black_white_list)
         # The other parts of max-error are fixed or derived; only "type" is the user's to set.
         tree["lightning"]["max-error"] = {"type": self.lightning.max_error.type}
         if redact:
@@ -537,10 +590,25 @@ def load_config(
     config = _build_config(raw)
     if config.ignored_keys:
         log.warning(
-            "ignoring configuration keys that TiDB Lightning knows but this provider does not use: %s",
-            ", ".join(config.ignored_keys),
+            "ignoring configuration keys that TiDB Lightning knows but that have no effect here: %s",
+            "; ".join(f"{key} ({_why(key)})" for key in config.ignored_keys),
+        )
+    if config.black_white_list.given:
+        log.warning(
+            "[black-white-list] is deprecated in TiDB Lightning; it is honoured, but mydumper.filter is the "
+            "current way to choose tables"
         )
     return config
+
+
+def _why(key: str) -> str:
+    entry = lightning_key(key)
+    return entry.why if entry is not None else "not used"
+
+
+def _refused(key: str) -> ConfigError:
+    """The error for a key whose status is "refused when ..." and whose condition holds."""
+    return ConfigError(key, f"is not supported: {_why(key)}; remove it")
 
 
 def _read_toml_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -646,18 +714,26 @@ class _Table:
             )
         return [_Table(item, f"{self.key(name)}[{index}]", self._ignored) for index, item in enumerate(items)]
 
-    def ignore(self, *names: str) -> None:
-        """Keys Lightning knows and this provider does not use: accepted and reported."""
-        for name in names:
-            self._known.add(name)
-            if name in self._raw:
-                self._ignored.append(self.key(name))
-
     def report_ignored(self, name: str) -> None:
+        """A key whose status is "ignored when ..." and whose condition holds (see LIGHTNING_KEYS)."""
         self._ignored.append(self.key(name))
 
     def reject_unknown_keys(self) -> None:
+        """Apply LIGHTNING_KEYS to the keys written here, then reject the keys nobody asked for.
+
+        A key always ignored is reported (and accepted), one always refused fails naming it and why.
+        """
         for name in self._raw:
+            entry = lightning_key(self.key(name))
+            if entry is not None and not entry.when:
+                if entry.status is KeyStatus.REFUSED:
+                    # An empty value (ignore-data-columns = []) asks for nothing, so it is accepted.
+                    if self._raw[name] not in ([], {}, ()):
+                        raise ConfigError(self.key(name), f"is not supported: {entry.why}; remove it")
+                    continue
+                if entry.status is KeyStatus.IGNORED:
+                    self._ignored.append(self.key(name))
+                    continue
             if name in self._known:
                 continue
             close = difflib.get_close_matches(name, sorted(self._known), n=1)
@@ -669,53 +745,440 @@ class _Table:
             raise ConfigError(self.key(name), f"unknown configuration key; {hint}")
 
 
-# Keys of Lightning's TOML (pkg/lightning/config: Config and GlobalConfig) that this provider has no use for.
-# The TiKV/PD/status-server tuning, logging (Airflow and the CLI configure logging) and deprecated knobs.
-_IGNORED_LIGHTNING_KEYS = (
-    "status-addr",
-    "server-mode",
-    "pprof-port",
-    "max-error-records",
-    "level",
-    "file",
-    "max-size",
-    "max-days",
-    "max-backups",
-    "enable-diagnose-logs",
+# ---------------------------------------------------------------------------------------------------------
+# Every key of Lightning's TOML, with what this provider does with it
+
+
+class KeyStatus(str, enum.Enum):
+    """What this provider does with a key of Lightning's TOML when a config file writes it."""
+
+    HONOURED = "honoured"  # read into the typed tree and acted on
+    IGNORED = "ignored"  # accepted, and a warning names the key and why it has no effect here
+    REFUSED = "refused"  # a ConfigError names the key: ignoring it would change the imported data
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class LightningKey:
+    """One key of Lightning's configuration (``pkg/lightning/config``: ``Config`` and ``GlobalConfig``).
+
+    ``key`` is the dotted path as written in TOML, with ``[]`` for an entry of an array of tables
+    (``routes[].schema-pattern``). ``why`` says what the key does here (honoured) or why it has no effect or
+    is refused; ``when`` is empty when the status always applies, otherwise the condition under which it
+    does (the key is honoured, or harmlessly at its default, otherwise).
+    """
+
+    key: str
+    status: KeyStatus
+    why: str
+    when: str = ""
+
+
+_H, _I, _R = KeyStatus.HONOURED, KeyStatus.IGNORED, KeyStatus.REFUSED
+_PHYSICAL = (
+    "a TiKV / physical-backend knob; the logical backend writes SQL to the target and has no use for it"
 )
-_IGNORED_TIDB_KEYS = (
-    "status-port",
-    "log-level",
-    "build-stats-concurrency",
-    "distsql-scan-concurrency",
-    "index-serial-scan-concurrency",
-    "checksum-table-concurrency",
+_LOG = "logging is configured by Airflow or by the lightning CLI's --log-level, not by the config file"
+_TLS = "TLS to the target is not wired yet: the connection is not encrypted by this setting"
+_CRON = (
+    "Lightning's periodic TiKV mode switch and disk-quota check have no counterpart; "
+    "progress is logged per chunk"
 )
-_IGNORED_MYDUMPER_KEYS = ("source-id", "ignore-columns")
-_IGNORED_TIKV_IMPORTER_KEYS = (
-    "addr",
-    "remote-addr",
-    "remote-worker-addr",
-    "max-kv-pairs",
-    "send-kv-pairs",
-    "send-kv-size",
-    "compress-kv-pairs",
-    "region-split-batch-size",
-    "region-split-concurrency",
-    "region-check-backoff-limit",
-    "range-concurrency",
-    "keyspace-name",
-    "add-index-by-sql",
-    "engine-mem-cache-size",
-    "local-writer-mem-cache-size",
-    "store-write-bwlimit",
-    "logical-import-prep-stmt",
-    "pause-pd-scheduler-scope",
-    "block-size",
-    "chunk-size",
-    "chunk-cache-dir",
+_DM = "only used when Lightning runs inside DM or in server mode"
+
+# One row per key. The docs (docs/configuration.md, checked by a test) and the load-time warnings and
+# refusals all come from this table.
+LIGHTNING_KEYS: tuple[LightningKey, ...] = (
+    # [lightning]
+    LightningKey("lightning.region-concurrency", _H, "chunks imported at once"),
+    LightningKey(
+        "lightning.table-concurrency",
+        _H,
+        "tables imported at once (command line; Airflow maps one task per table)",
+    ),
+    LightningKey(
+        "lightning.index-concurrency",
+        _I,
+        "index engines exist only in the physical backend; the logical backend writes rows and their "
+        "indexes together",
+    ),
+    LightningKey(
+        "lightning.io-concurrency",
+        _I,
+        "file reads are bounded by region-concurrency: one reader per chunk being imported",
+    ),
+    LightningKey("lightning.check-requirements", _H, "run the precheck step"),
+    LightningKey(
+        "lightning.meta-schema-name",
+        _I,
+        "the schema of Lightning's parallel physical import; the logical backend keeps no such metadata",
+    ),
+    LightningKey("lightning.max-error", _H, "type errors tolerated (the integer form)"),
+    LightningKey("lightning.max-error.type", _H, "type errors tolerated (the table form)"),
+    LightningKey(
+        "lightning.max-error.conflict",
+        _I,
+        "deprecated in Lightning, which ignores it too: conflict.threshold sets the limit",
+    ),
+    LightningKey(
+        "lightning.max-error.syntax",
+        _R,
+        "syntax errors are never tolerated (Lightning fixes this at 0); a tolerated syntax error would "
+        "skip rows silently",
+    ),
+    LightningKey(
+        "lightning.max-error.charset",
+        _R,
+        "charset errors are not counted (Lightning fixes this as unlimited)",
+    ),
+    LightningKey(
+        "lightning.max-error-records",
+        _I,
+        "deprecated in Lightning: conflict.max-record-rows replaced it, and that follows conflict.threshold",
+    ),
+    LightningKey(
+        "lightning.task-info-schema-name",
+        _H,
+        "schema of the error tables and progress markers; \"\" turns both off",
+    ),
+    LightningKey(
+        "lightning.status-addr",
+        _I,
+        "there is no status server: progress shows in the Airflow UI and the task logs",
+    ),
+    LightningKey(
+        "lightning.server-mode",
+        _I,
+        "there is no server mode: each import is a DAG run or a lightning CLI run",
+    ),
+    LightningKey("lightning.pprof-port", _I, "legacy alias of status-addr; there is no status server"),
+    LightningKey("lightning.level", _I, _LOG),
+    LightningKey("lightning.file", _I, _LOG),
+    LightningKey("lightning.max-size", _I, "log rotation: " + _LOG),
+    LightningKey("lightning.max-days", _I, "log rotation: " + _LOG),
+    LightningKey("lightning.max-backups", _I, "log rotation: " + _LOG),
+    LightningKey("lightning.enable-diagnose-logs", _I, _LOG),
+    # [tidb]
+    LightningKey("tidb.host", _H, "the target (inside Airflow the connection's host wins)"),
+    LightningKey("tidb.port", _H, "the target's port"),
+    LightningKey("tidb.user", _H, "the target's user"),
+    LightningKey("tidb.password", _H, "the target's password"),
+    LightningKey(
+        "tidb.sql-mode",
+        _H,
+        "the import session's sql_mode, as written; left out, STRICT_TRANS_TABLES is added to Lightning's"
+        " default",
+    ),
+    LightningKey("tidb.session-vars", _H, "set in every import session, last"),
+    LightningKey("tidb.max-allowed-packet", _H, "upper bound of a statement"),
+    LightningKey("tidb.tls", _I, _TLS, when="set to 'cluster', 'skip-verify' or 'preferred'"),
+    LightningKey(
+        "tidb.pd-addr",
+        _I,
+        "PD is a TiDB cluster component; the logical backend only talks SQL to the target",
+    ),
+    LightningKey("tidb.status-port", _I, "TiDB's HTTP status port is only used by the physical backend"),
+    LightningKey("tidb.log-level", _I, _LOG),
+    LightningKey(
+        "tidb.build-stats-concurrency",
+        _I,
+        "a TiDB session variable for ANALYZE; set it in tidb.session-vars if the target is TiDB",
+    ),
+    LightningKey(
+        "tidb.distsql-scan-concurrency",
+        _I,
+        "a TiDB session variable for the checksum; set it in tidb.session-vars if the target is TiDB",
+    ),
+    LightningKey(
+        "tidb.index-serial-scan-concurrency",
+        _I,
+        "a TiDB session variable for the checksum; set it in tidb.session-vars if the target is TiDB",
+    ),
+    LightningKey(
+        "tidb.checksum-table-concurrency",
+        _I,
+        "a TiDB session variable for ADMIN CHECKSUM; the row checksum here runs one query per table",
+    ),
+    LightningKey("tidb.security.ca-path", _I, _TLS, when="set to a value other than [security]'s"),
+    LightningKey("tidb.security.cert-path", _I, _TLS, when="set to a value other than [security]'s"),
+    LightningKey("tidb.security.key-path", _I, _TLS, when="set to a value other than [security]'s"),
+    LightningKey(
+        "tidb.security.redact-info-log",
+        _I,
+        "passwords are never logged; nothing else is redacted",
+        when="set to a value other than [security]'s",
+    ),
+    # [security]
+    LightningKey("security.ca-path", _I, _TLS, when="set"),
+    LightningKey("security.cert-path", _I, _TLS, when="set"),
+    LightningKey("security.key-path", _I, _TLS, when="set"),
+    LightningKey(
+        "security.redact-info-log",
+        _I,
+        "passwords are never logged; nothing else is redacted",
+        when="set to true",
+    ),
+    # [checkpoint]
+    LightningKey("checkpoint.enable", _H, "keep progress so a failed run resumes"),
+    LightningKey("checkpoint.schema", _H, "schema (mysql driver) or name of the checkpoints"),
+    LightningKey("checkpoint.driver", _H, "'file', 'mysql', or 'airflow' (the Task State Store)"),
+    LightningKey("checkpoint.dsn", _H, "where the checkpoints are"),
+    LightningKey("checkpoint.keep-after-success", _H, "'remove', 'rename' or 'origin'"),
+    # [mydumper]
+    LightningKey("mydumper.data-source-dir", _H, "the dump: a local path or s3://bucket/prefix"),
+    LightningKey("mydumper.source-id", _I, _DM),
+    LightningKey("mydumper.read-block-size", _H, "read buffer size"),
+    LightningKey("mydumper.batch-size", _H, "source bytes per engine (a group of chunks imported together)"),
+    LightningKey(
+        "mydumper.batch-import-ratio",
+        _I,
+        "it shapes engine sizes so the physical backend's ingest overlaps encoding; the logical backend "
+        "has nothing to overlap",
+    ),
+    LightningKey("mydumper.character-set", _H, "encoding of schema files"),
+    LightningKey("mydumper.data-character-set", _H, "encoding of CSV data, converted to UTF-8"),
+    LightningKey(
+        "mydumper.data-invalid-char-replace",
+        _R,
+        "not applied yet: bytes that do not convert become U+FFFD",
+        when="not U+FFFD while data-character-set converts (gb18030, gbk, latin1, ascii)",
+    ),
+    LightningKey("mydumper.max-region-size", _H, "size of a chunk of a large CSV file (with strict-format)"),
+    LightningKey("mydumper.filter", _H, "which tables are imported"),
+    LightningKey(
+        "mydumper.no-schema",
+        _H,
+        "deprecated in Lightning, honoured: the tables already exist in the target",
+    ),
+    LightningKey("mydumper.case-sensitive", _H, "filters and routes compare names exactly"),
+    LightningKey("mydumper.strict-format", _H, "CSV files may be split at line ends"),
+    LightningKey("mydumper.default-file-rules", _H, "also apply mydumper/Dumpling's file names"),
+    LightningKey(
+        "mydumper.ignore-data-columns",
+        _R,
+        "columns of the files to skip are not applied yet; importing them instead would change the data",
+    ),
+    LightningKey(
+        "mydumper.ignore-columns",
+        _R,
+        "the global form of ignore-data-columns, not applied yet; importing the columns would change the "
+        "data",
+    ),
+    LightningKey("mydumper.files[].pattern", _H, "a regular expression over file paths"),
+    LightningKey("mydumper.files[].path", _H, "one file"),
+    LightningKey("mydumper.files[].schema", _H, "the file's database"),
+    LightningKey("mydumper.files[].table", _H, "the file's table"),
+    LightningKey("mydumper.files[].type", _H, "the file's type"),
+    LightningKey("mydumper.files[].key", _H, "the file's sort key"),
+    LightningKey("mydumper.files[].compression", _H, "the file's compression"),
+    # [mydumper.csv]
+    LightningKey("mydumper.csv.separator", _H, "field separator"),
+    LightningKey("mydumper.csv.delimiter", _H, "quote character"),
+    LightningKey("mydumper.csv.terminator", _H, "line terminator"),
+    LightningKey("mydumper.csv.null", _H, "the texts that mean NULL"),
+    LightningKey("mydumper.csv.header", _H, "the first line names the columns"),
+    LightningKey("mydumper.csv.header-schema-match", _H, "the header's names are the target's columns"),
+    LightningKey(
+        "mydumper.csv.trim-last-separator",
+        _H,
+        "deprecated in Lightning, honoured: a trailing separator ends the line",
+    ),
+    LightningKey("mydumper.csv.not-null", _H, "no field is NULL"),
+    LightningKey(
+        "mydumper.csv.backslash-escape",
+        _H,
+        "deprecated in Lightning (escaped-by), honoured the same way",
+    ),
+    LightningKey("mydumper.csv.escaped-by", _H, "escape character"),
+    # [tikv-importer]
+    LightningKey(
+        "tikv-importer.backend",
+        _H,
+        "'tidb' (logical, the default here); 'local' (physical) loads, and the prepare step refuses it "
+        "until TiKV ingest is available",
+    ),
+    LightningKey(
+        "tikv-importer.on-duplicate",
+        _H,
+        "deprecated in Lightning, honoured: conflict.strategy when that is not set",
+    ),
+    LightningKey(
+        "tikv-importer.duplicate-resolution",
+        _H,
+        "deprecated in Lightning, honoured: conflict.strategy when that is not set",
+    ),
+    LightningKey(
+        "tikv-importer.incremental-import",
+        _H,
+        "deprecated in Lightning, honoured as parallel-import",
+    ),
+    LightningKey(
+        "tikv-importer.parallel-import",
+        _H,
+        "the target tables may already hold rows (the empty-table precheck is relaxed)",
+    ),
+    LightningKey(
+        "tikv-importer.logical-import-batch-size",
+        _H,
+        "bytes per INSERT; left out, 1 MiB on MySQL and MariaDB",
+    ),
+    LightningKey("tikv-importer.logical-import-batch-rows", _H, "rows per INSERT"),
+    LightningKey("tikv-importer.disk-quota", _H, "checked by the precheck"),
+    LightningKey("tikv-importer.sorted-kv-dir", _H, "physical backend only: its sorted KV pairs"),
+    LightningKey("tikv-importer.region-split-size", _I, _PHYSICAL),
+    LightningKey("tikv-importer.region-split-keys", _I, _PHYSICAL),
+    LightningKey("tikv-importer.addr", _I, "deprecated in Lightning: the removed importer backend's address"),
+    LightningKey("tikv-importer.remote-addr", _I, "the remote backend is not available"),
+    LightningKey("tikv-importer.remote-worker-addr", _I, "the remote backend is not available"),
+    LightningKey("tikv-importer.max-kv-pairs", _I, _PHYSICAL),
+    LightningKey("tikv-importer.send-kv-pairs", _I, "deprecated in Lightning; " + _PHYSICAL),
+    LightningKey("tikv-importer.send-kv-size", _I, _PHYSICAL),
+    LightningKey("tikv-importer.compress-kv-pairs", _I, _PHYSICAL),
+    LightningKey("tikv-importer.region-split-batch-size", _I, _PHYSICAL),
+    LightningKey("tikv-importer.region-split-concurrency", _I, _PHYSICAL),
+    LightningKey("tikv-importer.region-check-backoff-limit", _I, _PHYSICAL),
+    LightningKey("tikv-importer.range-concurrency", _I, _PHYSICAL),
+    LightningKey("tikv-importer.keyspace-name", _I, _PHYSICAL),
+    LightningKey("tikv-importer.add-index-by-sql", _I, _PHYSICAL),
+    LightningKey("tikv-importer.engine-mem-cache-size", _I, _PHYSICAL),
+    LightningKey("tikv-importer.local-writer-mem-cache-size", _I, _PHYSICAL),
+    LightningKey("tikv-importer.store-write-bwlimit", _I, _PHYSICAL),
+    LightningKey("tikv-importer.pause-pd-scheduler-scope", _I, _PHYSICAL),
+    LightningKey("tikv-importer.block-size", _I, _PHYSICAL),
+    LightningKey("tikv-importer.chunk-size", _I, "the remote backend is not available"),
+    LightningKey("tikv-importer.chunk-cache-dir", _I, "the remote backend is not available"),
+    LightningKey(
+        "tikv-importer.logical-import-prep-stmt",
+        _I,
+        "statements carry literal values; Lightning's default (off) is what happens",
+    ),
+    # [post-restore]
+    LightningKey(
+        "post-restore.checksum",
+        _H,
+        "compare a row checksum of source and target ('required' here even with the logical backend)",
+    ),
+    LightningKey("post-restore.analyze", _H, "ANALYZE TABLE after the import"),
+    LightningKey(
+        "post-restore.post-process-at-last",
+        _I,
+        "checksum and analyze run in the post_process task after all tables, always",
+    ),
+    LightningKey("post-restore.level-1-compact", _I, _PHYSICAL),
+    LightningKey("post-restore.compact", _I, _PHYSICAL),
+    LightningKey("post-restore.checksum-via-sql", _I, "the checksum is always a SQL query here"),
+    # [cron]
+    LightningKey("cron.switch-mode", _I, _CRON, when="set to a value other than the default"),
+    LightningKey("cron.log-progress", _I, _CRON, when="set to a value other than the default"),
+    LightningKey("cron.check-disk-quota", _I, _CRON, when="set to a value other than the default"),
+    # [[routes]]
+    LightningKey("routes[].schema-pattern", _H, "source databases to route"),
+    LightningKey("routes[].table-pattern", _H, "source tables to route"),
+    LightningKey("routes[].target-schema", _H, "target database"),
+    LightningKey("routes[].target-table", _H, "target table"),
+    LightningKey(
+        "routes[].extract-table",
+        _R,
+        "writing part of a table name into a column is not supported; ignoring it would leave that column"
+        " empty in every row",
+    ),
+    LightningKey(
+        "routes[].extract-schema",
+        _R,
+        "writing part of a schema name into a column is not supported; ignoring it would leave that "
+        "column empty in every row",
+    ),
+    LightningKey(
+        "routes[].extract-source",
+        _R,
+        "writing the source id into a column is not supported; ignoring it would leave that column empty "
+        "in every row",
+    ),
+    # [conflict]
+    LightningKey("conflict.strategy", _H, "'error', 'replace' or 'ignore' for rows whose key is taken"),
+    LightningKey("conflict.threshold", _H, "conflicting rows tolerated"),
+    LightningKey(
+        "conflict.max-record-rows",
+        _I,
+        "as in Lightning, the conflict table records up to conflict.threshold rows",
+        when="different from conflict.threshold",
+    ),
+    LightningKey(
+        "conflict.precheck-conflict-before-import",
+        _R,
+        "as in Lightning: the tidb (logical) backend cannot detect conflicts before the import",
+        when="true with the tidb backend (ignored with the local backend)",
+    ),
+    # [black-white-list]
+    LightningKey("black-white-list.do-dbs", _H, "deprecated in Lightning, honoured: only these databases"),
+    LightningKey(
+        "black-white-list.ignore-dbs",
+        _H,
+        "deprecated in Lightning, honoured: not these databases (unless do-dbs is set)",
+    ),
+    LightningKey(
+        "black-white-list.do-tables[].db-name",
+        _H,
+        "deprecated in Lightning, honoured: only these tables",
+    ),
+    LightningKey(
+        "black-white-list.do-tables[].tbl-name",
+        _H,
+        "deprecated in Lightning, honoured: only these tables",
+    ),
+    LightningKey(
+        "black-white-list.ignore-tables[].db-name",
+        _H,
+        "deprecated in Lightning, honoured: not these tables (unless do-tables is set)",
+    ),
+    LightningKey(
+        "black-white-list.ignore-tables[].tbl-name",
+        _H,
+        "deprecated in Lightning, honoured: not these tables (unless do-tables is set)",
+    ),
 )
-_IGNORED_POST_RESTORE_KEYS = ("level-1-compact", "compact", "checksum-via-sql")
+_KEYS_BY_NAME = MappingProxyType({entry.key: entry for entry in LIGHTNING_KEYS})
+_ARRAY_INDEX = re.compile(r"\[[0-9]+\]")
+
+
+def lightning_key(key: str) -> LightningKey | None:
+    """The row of :data:`LIGHTNING_KEYS` for a key path as written (``routes[2].target-schema`` works too)."""
+    return _KEYS_BY_NAME.get(_ARRAY_INDEX.sub("[]", key))
+
+
+def _always(status: KeyStatus, section: str) -> tuple[str, ...]:
+    """Names of the keys of ``section`` that have ``status`` whatever their value."""
+    prefix = section + "."
+    return tuple(
+        entry.key[len(prefix) :]
+        for entry in LIGHTNING_KEYS
+        if entry.status is status and not entry.when and entry.key.startswith(prefix)
+        and "." not in entry.key[len(prefix) :]
+    )
+
+
+def key_status_markdown() -> str:
+    """The Markdown table of every key and its status that docs/configuration.md holds (a test compares)."""
+    lines = ["| key | status | what it does here, or why not |", "|---|---|---|"]
+    for entry in LIGHTNING_KEYS:
+        status = f"{entry.status} when {entry.when}" if entry.when else str(entry.status)
+        lines.append(f"| `{entry.key}` | {status} | {entry.why} |")
+    return "\n".join(lines) + "\n"
+
+
+def _written_keys(raw: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """The dotted paths of the keys a config file (with data and overrides) writes, arrays as ``name[i]``."""
+    for name, value in raw.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, Mapping) and path != "tidb.session-vars":
+            yield from _written_keys(value, f"{path}.")
+        elif isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+            for index, item in enumerate(value):
+                yield from _written_keys(item, f"{path}[{index}].")
+        else:
+            yield path
 
 
 def _build_config(raw: Mapping[str, Any]) -> Config:
@@ -733,6 +1196,7 @@ def _build_config(raw: Mapping[str, Any]) -> Config:
     routes = _read_routes(root.array_of_tables("routes"))
     conflict = _read_conflict(root.table("conflict"), tikv_importer, on_duplicate, duplicate_resolution)
     cron = _read_cron(root.table("cron"))
+    black_white_list = _read_black_white_list(root.table("black-white-list"), mydumper)
     root.reject_unknown_keys()
     lightning = replace(lightning, max_error=replace(lightning.max_error, conflict=conflict.threshold))
     return Config(
@@ -746,7 +1210,9 @@ def _build_config(raw: Mapping[str, Any]) -> Config:
         post_restore=post_restore,
         cron=cron,
         security=security,
+        black_white_list=black_white_list,
         ignored_keys=tuple(dict.fromkeys(ignored)),
+        written_keys=frozenset(_written_keys(raw)),
     )
 
 
@@ -804,7 +1270,6 @@ def _read_tikv_importer(table: _Table) -> tuple[TikvImporterConfig, ConflictStra
     disk_quota = table.read("disk-quota", parse_byte_size, MAX_INT64)
     batch_size = table.read("logical-import-batch-size", parse_byte_size, DEFAULT_LOGICAL_IMPORT_BATCH_SIZE)
     batch_rows = table.read("logical-import-batch-rows", _int, DEFAULT_LOGICAL_IMPORT_BATCH_ROWS)
-    table.ignore(*_IGNORED_TIKV_IMPORTER_KEYS)
     table.reject_unknown_keys()
 
     if batch_size <= 0:
@@ -846,7 +1311,6 @@ def _read_lightning(table: _Table, backend: Backend) -> LightningConfig:
     meta_schema_name = table.read("meta-schema-name", _parse_str, "") or DEFAULT_META_SCHEMA
     task_info_schema_name = table.read("task-info-schema-name", _parse_str, DEFAULT_TASK_INFO_SCHEMA)
     max_error = _read_max_error(table)
-    table.ignore(*_IGNORED_LIGHTNING_KEYS)
     table.reject_unknown_keys()
 
     if backend is Backend.TIDB:
@@ -875,15 +1339,7 @@ def _read_max_error(lightning: _Table) -> MaxError:
         return MaxError(type=type_errors)
     table = lightning.table("max-error")
     type_errors = table.read("type", _max_error_count, 0)
-    if table.given("conflict"):
-        table.read("conflict", _int, 0)
-        table.report_ignored("conflict")
-    for fixed, why in (
-        ("syntax", "syntax errors are never tolerated (Lightning fixes this at 0)"),
-        ("charset", "charset errors are not counted (Lightning fixes this as unlimited)"),
-    ):
-        if table.given(fixed):
-            raise ConfigError(table.key(fixed), f"cannot be set: {why}; remove the key")
+    table.read("conflict", _int, 0)  # checked, then reported as ignored (LIGHTNING_KEYS)
     table.reject_unknown_keys()
     return MaxError(type=type_errors)
 
@@ -935,7 +1391,6 @@ def _read_mydumper(table: _Table) -> MydumperConfig:
     )
     csv = _read_csv(table.table("csv"))
     files = tuple(_read_file_rule(item, source_dir) for item in table.array_of_tables("files"))
-    table.ignore(*_IGNORED_MYDUMPER_KEYS)
     table.reject_unknown_keys()
 
     if not source_dir:
@@ -953,6 +1408,8 @@ def _read_mydumper(table: _Table) -> MydumperConfig:
         _check_replacement_is_not_csv_syntax(
             invalid_char_replace, csv, table.key("data-invalid-char-replace")
         )
+    if data_character_set not in ("binary", "utf8mb4") and invalid_char_replace != INVALID_CHAR_REPLACEMENT:
+        raise _refused(table.key("data-invalid-char-replace"))
     return MydumperConfig(
         data_source_dir=source_dir,
         filter=filter_rules,
@@ -1243,7 +1700,6 @@ def _read_post_restore(table: _Table) -> PostRestoreConfig:
         analyze=table.read("analyze", _parse_op_level, PostOpLevel.OPTIONAL),
         post_process_at_last=table.read("post-process-at-last", _parse_bool, True),
     )
-    table.ignore(*_IGNORED_POST_RESTORE_KEYS)
     table.reject_unknown_keys()
     return config
 
@@ -1300,7 +1756,6 @@ def _read_tidb(table: _Table, security: SecurityConfig) -> TiDBConfig:
     tls = table.read("tls", _parse_tls, "")
     pd_addr = table.read("pd-addr", _parse_str, "")
     tidb_security = _read_security(table.table("security"), security) if table.given("security") else security
-    table.ignore(*_IGNORED_TIDB_KEYS)
     table.reject_unknown_keys()
 
     if not host:
@@ -1422,15 +1877,7 @@ def _read_routes(tables: Iterable[_Table]) -> tuple[RouteRule, ...]:
         table_pattern = table.read("table-pattern", _parse_str, "")
         target_schema = table.read("target-schema", _parse_str, "")
         target_table = table.read("target-table", _parse_str, "")
-        for extractor in ("extract-table", "extract-schema", "extract-source"):
-            if table.given(extractor):
-                # Silently dropping it would leave the extra column empty in every imported row.
-                raise ConfigError(
-                    table.key(extractor),
-                    "writing parts of table, schema or file names into a column is not supported by this "
-                    "provider; remove it and fill the column after the import",
-                )
-        table.reject_unknown_keys()
+        table.reject_unknown_keys()  # refuses extract-table / -schema / -source (LIGHTNING_KEYS)
         if not schema_pattern:
             raise ConfigError(table.key("schema-pattern"), "must not be empty")
         if not target_schema:
@@ -1479,9 +1926,7 @@ def _read_conflict(
         raise ConfigError(strategy_key, "cannot be 'ignore' with the local backend; use 'replace' or 'error'")
     if precheck:
         if backend is Backend.TIDB:
-            raise ConfigError(
-                table.key("precheck-conflict-before-import"), "cannot be true with the tidb (logical) backend"
-            )
+            raise _refused(table.key("precheck-conflict-before-import"))
         table.report_ignored("precheck-conflict-before-import")
 
     if threshold < 0:
@@ -1510,6 +1955,45 @@ def _threshold(value: Any, key: str) -> int:
     if number < -1:
         raise ConfigError(key, f"got {number}; use 0 or more, or -1 for the default")
     return number
+
+
+# ---- [black-white-list] ----------------------------------------------------------------------------------
+
+
+def _read_black_white_list(table: _Table, mydumper: MydumperConfig) -> BlackWhiteList:
+    def table_names(name: str) -> tuple[TableName, ...]:
+        names = []
+        for item in table.array_of_tables(name):
+            db_name = item.read("db-name", _parse_str, "")
+            tbl_name = item.read("tbl-name", _parse_str, "")
+            item.reject_unknown_keys()
+            for key, value in (("db-name", db_name), ("tbl-name", tbl_name)):
+                if not value:
+                    raise ConfigError(
+                        item.key(key), "must not be empty: a name, a wildcard, or ~ and a regexp"
+                    )
+            names.append(TableName(db_name, tbl_name))
+        return tuple(names)
+
+    rules = BlackWhiteList(
+        do_dbs=table.read("do-dbs", _parse_str_list, ()),
+        ignore_dbs=table.read("ignore-dbs", _parse_str_list, ()),
+        do_tables=table_names("do-tables"),
+        ignore_tables=table_names("ignore-tables"),
+    )
+    table.reject_unknown_keys()
+    for name in ("do-dbs", "ignore-dbs"):
+        for index, pattern in enumerate(getattr(rules, name.replace("-", "_"))):
+            if not pattern:
+                raise ConfigError(f"{table.key(name)}[{index}]", "must not be empty")
+    # As Lightning: the two ways of choosing tables cannot be combined.
+    if rules.given and mydumper.filter != DEFAULT_FILTER:
+        raise ConfigError(
+            "black-white-list",
+            "cannot be combined with mydumper.filter (as in Lightning); move the rules into mydumper.filter "
+            "or leave mydumper.filter out",
+        )
+    return rules
 
 
 # ---- [cron] ----------------------------------------------------------------------------------------------

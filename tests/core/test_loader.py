@@ -521,7 +521,18 @@ def test_a_target_database_without_its_own_schema_file_takes_a_sources(shards_di
 def test_tables_not_routed_stay_in_their_source_database(shards_dir):
     source = discover_dir(shards_dir, routes=[MERGE_SHARDS])
     assert [(t.schema, t.name) for t in source.tables] == [("db", "tbl"), ("shard_db_2", "other")]
-    assert [d.name for d in source.databases] == ["db", "shard_db_1", "shard_db_2"]
+    assert "shard_db_2" in [d.name for d in source.databases]
+
+
+def test_a_source_database_whose_tables_are_all_routed_away_is_not_created(shards_dir):
+    source = discover_dir(shards_dir, routes=[MERGE_SHARDS])
+    assert [d.name for d in source.databases] == ["db", "shard_db_2"]
+
+
+def test_an_empty_source_database_that_routes_do_not_touch_is_still_created(shards_dir):
+    (shards_dir / "empty_db-schema-create.sql").write_text("CREATE DATABASE empty_db;\n")
+    source = discover_dir(shards_dir, routes=[MERGE_SHARDS])
+    assert "empty_db" in [d.name for d in source.databases]
 
 
 def test_a_schema_route_moves_databases_and_all_their_tables(shards_dir):

@@ -1371,7 +1371,10 @@ def check_header_columns(
                 CRITICAL,
                 False,
                 text + "\nin strict sql_mode every row fails",
-                "add the columns to the files, or give them a DEFAULT in the target",
+                "add the columns to the files, or give them a DEFAULT in the target, or write a [tidb] "
+                "sql-mode without STRICT_TRANS_TABLES / STRICT_ALL_TABLES (e.g. Lightning's default "
+                "'ONLY_FULL_GROUP_BY,NO_AUTO_CREATE_USER'): the columns then get their type's implicit "
+                "default (0, '')",
             )
         return CheckItem(
             name,

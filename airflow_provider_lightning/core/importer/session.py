@@ -2,9 +2,10 @@
 
 - ``sql_mode``: ``[tidb] sql-mode``, plus ``NO_AUTO_VALUE_ON_ZERO`` (a dump's 0 in an AUTO_INCREMENT column
   is a value, not a request for the next id), minus ``ANSI_QUOTES`` and ``NO_BACKSLASH_ESCAPES`` (dumps
-  write strings in double quotes with backslash escapes), minus modes the server no longer knows. Left at
-  Lightning's default, the mode also gets ``STRICT_TRANS_TABLES``: a value a column cannot hold is then
-  an error that sends the row to ``type_error_v1``, instead of a silently changed value.
+  write strings in double quotes with backslash escapes), minus modes the server no longer knows. When the
+  configuration leaves ``sql-mode`` out, the mode also gets ``STRICT_TRANS_TABLES``: a value a column cannot
+  hold is then an error that sends the row to ``type_error_v1``, instead of a silently changed value. A
+  ``sql-mode`` the user wrote is used as written, even when it equals Lightning's default.
 - ``time_zone``: the dump's own (mydumper and Dumpling start every file with ``SET TIME_ZONE='+00:00'``),
   so TIMESTAMP values are read in the zone they were written in; otherwise ``[tidb] session-vars``'s, or
   the server's. The checksum query runs in the same zone.
@@ -63,8 +64,12 @@ def decide_session(
     facts: ServerFacts,
     dump_header: bytes | None,
     server_time_zone: str,
+    sql_mode_written: bool = False,
 ) -> tuple[ImportSession, list[str]]:
-    """The session for this import, and warnings about what was changed from the configuration."""
+    """The session for this import, and warnings about what was changed from the configuration.
+
+    ``sql_mode_written``: the configuration wrote ``[tidb] sql-mode``, so it is not made strict.
+    """
     warnings: list[str] = []
     user_vars = {}
     for name, value in session_vars.items():
@@ -72,7 +77,7 @@ def decide_session(
             raise ConfigError(f"tidb.session-vars.{name}", "not a valid variable name")
         user_vars[name] = value
     modes = [m.strip().upper() for m in sql_mode.split(",") if m.strip()]
-    if sql_mode.strip().upper() == LIGHTNING_DEFAULT_SQL_MODE:
+    if not sql_mode_written and sql_mode.strip().upper() == LIGHTNING_DEFAULT_SQL_MODE:
         modes.append("STRICT_TRANS_TABLES")
     if "ANSI" in modes:
         modes.remove("ANSI")

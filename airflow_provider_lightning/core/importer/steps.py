@@ -259,6 +259,7 @@ class ImportEnv:
             filter=m.filter,
             routes=self.config.routes,
             case_sensitive=m.case_sensitive,
+            black_white_list=getattr(self.config, "black_white_list", None),
         )
         for warning in found.warnings:
             log.warning("%s", warning)
@@ -313,7 +314,11 @@ class ImportEnv:
         """
         packet = self.prepared.facts.max_allowed_packet
         wanted = self.config.tikv_importer.logical_import_batch_size
-        if wanted == LIGHTNING_LOGICAL_BATCH_SIZE and self.prepared.facts.flavor is not ServerFlavor.TIDB:
+        if (
+            not _written(self.config, "tikv-importer.logical-import-batch-size")
+            and wanted == LIGHTNING_LOGICAL_BATCH_SIZE
+            and self.prepared.facts.flavor is not ServerFlavor.TIDB
+        ):
             wanted = MYSQL_LOGICAL_BATCH_SIZE
         return BatchLimits(
             bytes=max(1024, min(wanted, packet - _PACKET_OVERHEAD)),
@@ -359,6 +364,7 @@ def prepare(
         facts=facts,
         dump_header=header,
         server_time_zone=server_zone,
+        sql_mode_written=_written(config, "tidb.sql-mode"),
     )
     for warning in warnings:
         log.warning("%s", warning)
@@ -370,6 +376,12 @@ def prepare(
         session.time_zone,
     )
     return PreparedImport(facts, session, tuple(warnings))
+
+
+def _written(config: Any, key: str) -> bool:
+    """Whether the user wrote ``key``: this provider's own defaults apply only to keys left out."""
+    written = getattr(config, "written", None)
+    return bool(written(key)) if written is not None else False
 
 
 def _first_sql_data_header(env: ImportEnv) -> bytes | None:

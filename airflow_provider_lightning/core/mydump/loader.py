@@ -28,6 +28,7 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_lightning.core.errors import ConfigError, SourceError
 from airflow_provider_lightning.core.mydump.router import (
@@ -37,7 +38,11 @@ from airflow_provider_lightning.core.mydump.router import (
     SourceType,
     printable_path,
 )
-from airflow_provider_lightning.core.mydump.table_filter import DEFAULT_FILTER, TableFilter
+from airflow_provider_lightning.core.mydump.table_filter import (
+    DEFAULT_FILTER,
+    BlackWhiteListFilter,
+    TableFilter,
+)
 from airflow_provider_lightning.core.mydump.table_router import RouteRuleLike, TableRouter
 from airflow_provider_lightning.core.storage import Compression, FileInfo, Storage
 
@@ -165,6 +170,7 @@ def discover(
     filter: Iterable[str] = DEFAULT_FILTER,  # noqa: A002 - the config key's name
     routes: Iterable[RouteRuleLike] = (),
     case_sensitive: bool = False,
+    black_white_list: Any = None,
 ) -> DataSource:
     """List the data source and describe its databases, tables and views.
 
@@ -174,6 +180,8 @@ def discover(
     :param filter: ``mydumper.filter`` rules; tables they exclude are left out.
     :param routes: ``[[routes]]`` rules (``config.routes``).
     :param case_sensitive: ``mydumper.case-sensitive``: compare names in filters and routes exactly.
+    :param black_white_list: the deprecated ``[black-white-list]`` (``config.black_white_list``); when it
+        has rules it replaces ``filter``, as in Lightning.
     :raises ConfigError: a rule is invalid, or ``[[routes]]`` is combined with ``[[mydumper.files]]``.
     :raises SourceError: the source cannot be listed, or a file cannot be imported as named (unreadable
         compression, empty or non-UTF-8 name, a data file for a view).
@@ -186,7 +194,11 @@ def discover(
             "table directly in the [[mydumper.files]] rules instead",
         )
     router = FileRouter(file_rules, default_rules=default_file_rules, source_root=storage.url)
-    table_filter = TableFilter(filter, case_sensitive=case_sensitive)
+    table_filter: TableFilter | BlackWhiteListFilter
+    if black_white_list is not None and black_white_list.given:
+        table_filter = BlackWhiteListFilter(black_white_list, case_sensitive=case_sensitive)
+    else:
+        table_filter = TableFilter(filter, case_sensitive=case_sensitive)
     table_router = TableRouter(routes, case_sensitive=case_sensitive)
 
     found = _Found()
@@ -342,8 +354,27 @@ class _Found:
         for (schema, name), file in views.items():
             view_sources[schema].append(ViewSource(schema, name, file))
 
+        # A source database whose every table and view was routed into another database is not created; one
+        # that had none to begin with (an empty database) still is. Lightning (mdLoaderSetup.route) drops
+        # it only when a schema rule also moves its -schema-create.sql; here table rules suffice too.
+        routed_away = {
+            f.source_schema
+            for key, files in (*self.table_files.items(), *self.view_files.items(), *self.data_files.items())
+            for f in files
+            if f.source_schema != key[0]
+        }
+        emptied = {
+            name
+            for name in routed_away
+            if name not in tables and name not in view_sources
+            and all(f.source_schema == name for f in self.database_files.get(name, []))
+        }
+        for name in sorted(emptied):
+            log.info(
+                "database %s is not created: [[routes]] sends all of its tables elsewhere", _quoted(name)
+            )
         databases = []
-        for name in sorted(self.database_files.keys() | tables.keys() | view_sources.keys()):
+        for name in sorted((self.database_files.keys() | tables.keys() | view_sources.keys()) - emptied):
             own = self.database_files.get(name)
             if own:
                 schema_file = self._first(own, f"database {_quoted(name)}", warnings)

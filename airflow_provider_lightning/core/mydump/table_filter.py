@@ -13,13 +13,16 @@ matches a table decides; a table no rule matches is excluded. Empty rules and ``
 Like Lightning, matching is case-insensitive unless ``mydumper.case-sensitive`` is set.
 
 Not supported: ``@file`` (reading rules from a file); list the rules in ``mydumper.filter`` instead.
+
+:class:`BlackWhiteListFilter` applies the deprecated ``[black-white-list]`` instead, when a config has one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_lightning.core.errors import ConfigError
 from airflow_provider_lightning.core.mydump.router import compile_go_regexp
@@ -278,3 +281,91 @@ class _RuleParser:
 
 def _class_member(ch: str) -> str:
     return "\\" + ch if ch in "\\]-[^&|~" else re.escape(ch) if ch == "\n" else ch
+
+
+class BlackWhiteListFilter:
+    """The deprecated ``[black-white-list]`` filter (MySQL replication rules), as Lightning still applies it.
+
+    A table is imported when it passes both the database rule and the table rule. The database rule is
+    ``do-dbs`` if given (the database matches one of them), otherwise ``ignore-dbs`` (it matches none);
+    the table rule is ``do-tables`` if given, otherwise ``ignore-tables``, each entry a ``db-name`` and a
+    ``tbl-name``. A pattern is a literal name, a wildcard (``*``, ``?``, ``[a-z]``, ``[!a-z]``) matching the
+    whole name, or ``~`` and a Go regular expression matching anywhere in it. Like Lightning, names compare
+    case-insensitively unless ``mydumper.case-sensitive`` is set.
+
+    :param rules: an object with ``do_dbs``, ``ignore_dbs`` (patterns) and ``do_tables``, ``ignore_tables``
+        (objects with ``db_name`` and ``tbl_name``), such as ``config.black_white_list``.
+    :raises ConfigError: a pattern cannot be compiled (naming ``black-white-list.<key>``).
+    """
+
+    _KEY = "black-white-list"
+
+    def __init__(self, rules: Any, *, case_sensitive: bool = False) -> None:
+        self._case_sensitive = case_sensitive
+        if rules.do_dbs:
+            self._dbs_include, key, dbs = True, "do-dbs", rules.do_dbs
+        else:
+            self._dbs_include, key, dbs = False, "ignore-dbs", rules.ignore_dbs
+        self._dbs = tuple(self._pattern(p, f"{self._KEY}.{key}[{i}]") for i, p in enumerate(dbs))
+        if rules.do_tables:
+            self._tables_include, key, tables = True, "do-tables", rules.do_tables
+        else:
+            self._tables_include, key, tables = False, "ignore-tables", rules.ignore_tables
+        self._tables = tuple(
+            (
+                self._pattern(t.db_name, f"{self._KEY}.{key}[{i}].db-name"),
+                self._pattern(t.tbl_name, f"{self._KEY}.{key}[{i}].tbl-name"),
+            )
+            for i, t in enumerate(tables)
+        )
+
+    def _pattern(self, pattern: str, key: str) -> Callable[[str], bool]:
+        flags = 0 if self._case_sensitive else re.IGNORECASE
+        if pattern.startswith("~"):
+            try:
+                regex = compile_go_regexp(pattern[1:], ignore_case=not self._case_sensitive)
+            except (re.error, ValueError) as error:
+                raise ConfigError(key, f"{pattern!r} is not a usable regular expression: {error}") from None
+            return lambda name: regex.search(name) is not None
+        if not any(ch in pattern for ch in "?*["):
+            literal = pattern if self._case_sensitive else pattern.lower()
+            return lambda name: (name if self._case_sensitive else name.lower()) == literal
+        # A legacy wildcard: only *, ? and [..] / [!..] are special; everything else is literal.
+        parts: list[str] = []
+        index = 0
+        while index < len(pattern):
+            ch = pattern[index]
+            if ch == "*":
+                parts.append(".*")
+            elif ch == "?":
+                parts.append(".")
+            elif ch == "[":
+                end = pattern.find("]", index + 1)
+                if end < 0:
+                    raise ConfigError(key, f"{pattern!r} has a '[' without its ']'")
+                body = pattern[index + 1 : end]
+                negate = body.startswith("!")
+                body = body[1:] if negate else body
+                parts.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+                index = end
+            else:
+                parts.append(re.escape(ch))
+            index += 1
+        try:
+            regex = re.compile("".join(parts), flags | re.DOTALL)
+        except re.error as error:
+            raise ConfigError(key, f"{pattern!r} is not a usable wildcard: {error}") from None
+        return lambda name: regex.fullmatch(name) is not None
+
+    def matches_schema(self, schema: str) -> bool:
+        """Whether the database passes the database rule (for its ``-schema-create.sql`` file)."""
+        if self._dbs_include:
+            return any(match(schema) for match in self._dbs)
+        return not any(match(schema) for match in self._dbs)
+
+    def matches(self, schema: str, table: str) -> bool:
+        """Whether the table ``schema.table`` is imported: it passes the database and the table rules."""
+        if not self.matches_schema(schema):
+            return False
+        found = any(db(schema) and tbl(table) for db, tbl in self._tables)
+        return found if self._tables_include else not found
