@@ -1277,15 +1277,9 @@ def _read_security(table: _Table, defaults: SecurityConfig) -> SecurityConfig:
         redact_info_log=table.read("redact-info-log", _parse_bool, defaults.redact_info_log),
     )
     table.reject_unknown_keys()
-    # TLS to the target is not wired yet: say so rather than let a user believe the connection is encrypted.
-    for name, value, default in (
-        ("ca-path", config.ca_path, defaults.ca_path),
-        ("cert-path", config.cert_path, defaults.cert_path),
-        ("key-path", config.key_path, defaults.key_path),
-        ("redact-info-log", config.redact_info_log, defaults.redact_info_log),
-    ):
-        if table.given(name) and value != default:
-            table.report_ignored(name)
+    # The paths are used (core/tls.py); log redaction follows its own rules, so this key is not.
+    if table.given("redact-info-log") and config.redact_info_log != defaults.redact_info_log:
+        table.report_ignored("redact-info-log")
     return config
 
 
@@ -1307,8 +1301,13 @@ def _read_tidb(table: _Table, security: SecurityConfig) -> TiDBConfig:
         raise ConfigError(table.key("host"), "must not be empty")
     if not 0 < port < 65536:
         raise ConfigError(table.key("port"), f"got {port}, must be a TCP port between 1 and 65535")
-    if tls not in ("", "false"):  # TLS to the target is not wired yet; "false" is what happens anyway
-        table.report_ignored("tls")
+    if tls == "" and not tidb_security.ca_path and (tidb_security.cert_path or tidb_security.key_path):
+        # As in Lightning, only a CA turns TLS on by itself; say so rather than let a client certificate
+        # suggest an encrypted connection.
+        log.warning(
+            "config key '%s': a client certificate is set but no CA, so the target connection is plaintext; "
+            'set tidb.tls = "skip-verify" (or a CA in security.ca-path) to use TLS', table.key("tls")
+        )
     if tls == "cluster" and not tidb_security.ca_path:
         raise ConfigError(
             table.key("tls"), "'cluster' needs a CA: set security.ca-path (or tidb.security.ca-path)"

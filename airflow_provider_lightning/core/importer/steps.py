@@ -77,6 +77,7 @@ from airflow_provider_lightning.core.target import (
     mysql_message,
     read_server_facts,
 )
+from airflow_provider_lightning.core.tls import tls_from_lightning
 
 log = logging.getLogger(__name__)
 
@@ -205,19 +206,11 @@ class PostProcessResult:
 
 def connection_settings(config: Any) -> ConnectionSettings:
     tidb = config.tidb
-    ssl = None
     security = tidb.security
-    if tidb.tls in ("cluster", "preferred", "skip-verify") or security.ca_path:
-        ssl = {}
-        if security.ca_path:
-            ssl["ca"] = security.ca_path
-        if security.cert_path:
-            ssl["cert"] = security.cert_path
-        if security.key_path:
-            ssl["key"] = security.key_path
-        if tidb.tls == "skip-verify":
-            ssl["check_hostname"] = False
-    return ConnectionSettings(host=tidb.host, port=tidb.port, user=tidb.user, password=tidb.password, ssl=ssl)
+    tls = tls_from_lightning(
+        tidb.tls, ca_path=security.ca_path, cert_path=security.cert_path, key_path=security.key_path
+    )
+    return ConnectionSettings(host=tidb.host, port=tidb.port, user=tidb.user, password=tidb.password, tls=tls)
 
 
 class ImportEnv:
