@@ -218,7 +218,9 @@ def tls_from_dsn_param(value: str, *, where: str) -> TlsSettings:
              "skip-verify": TlsMode.REQUIRED, "preferred": TlsMode.PREFERRED}
     if name not in modes:
         raise ConfigError(where, f"tls={value} is not supported; use tls=true, skip-verify, preferred or false")
-    return TlsSettings(mode=modes[name], asked_by=f"{where} tls={name}" if name else "")
+    if modes[name] is TlsMode.DISABLED:
+        return TlsSettings()
+    return TlsSettings(mode=modes[name], asked_by=f"{where} tls={name}")
 
 
 def _ssl_extra_dict(value: Any, where: str) -> dict[str, Any]:

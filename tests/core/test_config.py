@@ -337,9 +337,6 @@ def test_keys_of_lightnings_sample_this_provider_does_not_use_are_reported_as_ig
         "lightning.max-size",
         "lightning.max-days",
         "lightning.max-backups",
-        "security.ca-path",
-        "security.cert-path",
-        "security.key-path",
         "security.redact-info-log",
         "conflict.max-record-rows",
         "tikv-importer.addr",
@@ -354,9 +351,6 @@ def test_keys_of_lightnings_sample_this_provider_does_not_use_are_reported_as_ig
         "tidb.distsql-scan-concurrency",
         "tidb.index-serial-scan-concurrency",
         "tidb.checksum-table-concurrency",
-        "tidb.security.ca-path",
-        "tidb.security.cert-path",
-        "tidb.security.key-path",
         "post-restore.level-1-compact",
         "post-restore.compact",
         "cron.switch-mode",
@@ -401,7 +395,6 @@ def test_a_config_without_ignored_keys_logs_no_warning(caplog):
         ("tidb", "distsql-scan-concurrency", 15),
         ("tidb", "index-serial-scan-concurrency", 20),
         ("tidb", "checksum-table-concurrency", 2),
-        ("tidb", "tls", "skip-verify"),
         ("mydumper", "source-id", "src-1"),
         ("mydumper", "ignore-columns", []),
         ("tikv-importer", "addr", "h:8287"),
@@ -431,7 +424,6 @@ def test_a_config_without_ignored_keys_logs_no_warning(caplog):
         ("cron", "switch-mode", "1m"),
         ("cron", "log-progress", "1m"),
         ("cron", "check-disk-quota", "5m"),
-        ("security", "ca-path", "/ca.pem"),
         ("security", "redact-info-log", True),
     ],
 )
@@ -1315,6 +1307,14 @@ def test_tidb_security_defaults_to_a_copy_of_security():
 
     assert config.tidb.security == config.security
     assert config.security.ca_path == "/ca.pem"
+
+
+def test_tls_and_the_certificate_paths_are_used_not_reported_as_ignored():
+    config = load({"tidb": {"tls": "skip-verify"}, "security": {"ca-path": "/ca.pem", "cert-path": "/c.pem"}})
+
+    assert config.ignored_keys == ()
+    assert config.tidb.tls == "skip-verify"
+    assert config.tidb.security.cert_path == "/c.pem"
 
 
 def test_tls_cluster_needs_a_ca():
