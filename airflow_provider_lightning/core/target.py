@@ -95,6 +95,7 @@ class _TlsConnection(pymysql.connections.Connection):
 
     def __init__(self, *args: Any, tls: TlsSettings, **kwargs: Any) -> None:
         self._tls_settings = tls
+        self.ssl_cipher = ""  # as the server reports it (Ssl_cipher), once connected with TLS asked for
         super().__init__(*args, **kwargs)
 
     def _request_authentication(self) -> None:
@@ -114,6 +115,7 @@ def _check_cipher(conn: Any, settings: ConnectionSettings) -> None:
         cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
         row = cur.fetchone()
     cipher = as_text(row[1]) if row else ""
+    conn.ssl_cipher = cipher
     if cipher:
         log.debug("TLS to %s: %s (%s)", settings.address, cipher, settings.tls.describe())
         return
@@ -123,10 +125,23 @@ def _check_cipher(conn: Any, settings: ConnectionSettings) -> None:
             f"the session with the target database at {settings.address} is not encrypted (Ssl_cipher is "
             f"empty) although {settings.tls.describe()} requires TLS; refusing to go on"
         )
-    log.info(
+    # Once per connection, so DEBUG: prepare reports it at INFO for the import (connection_security).
+    log.debug(
         "the target database at %s does not offer TLS: this connection is in plaintext (%s)",
         settings.address, settings.tls.describe(),
     )
+
+
+def connection_security(conn: Any) -> str:
+    """How a connection from :func:`connect` travels, for the log: ``'TLS (cipher ...)'`` as the server
+    reported it, or ``'plaintext'`` (and why)."""
+    tls = getattr(conn, "_tls_settings", TlsSettings())
+    cipher = getattr(conn, "ssl_cipher", "")
+    if cipher:
+        return f"TLS (cipher {cipher}; {tls.describe()})"
+    if tls.enabled:
+        return f"plaintext: the server does not offer TLS ({tls.describe()})"
+    return "plaintext (TLS not asked for)"
 
 
 def _tls_failure(settings: ConnectionSettings, exc: ssl.SSLError) -> str:

@@ -109,7 +109,7 @@ def test_a_mode_requiring_tls_without_an_ssl_dict_refuses_a_server_without_tls_a
 def test_preferred_falls_back_to_plaintext_and_logs_it(monkeypatch, plain_server, caplog):
     user, password = plain_server.create_user()
     settings = settings_from_connection(monkeypatch, plain_server, user, password, {"ssl_mode": "preferred"})
-    caplog.set_level("INFO", logger="airflow_provider_lightning.core.target")
+    caplog.set_level("DEBUG", logger="airflow_provider_lightning.core.target")
 
     assert cipher_of(settings) == ""
     assert "does not offer TLS: this connection is in plaintext" in caplog.text

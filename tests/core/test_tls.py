@@ -8,6 +8,7 @@ a general query log, which is how the tests see from the server's side what a cl
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 import pytest
@@ -188,7 +189,7 @@ def test_preferred_uses_tls_when_the_server_offers_it(tls_server):
 
 def test_preferred_against_a_server_without_tls_connects_in_plaintext_and_logs_it(plain_server, caplog):
     user, password = plain_server.create_user()
-    caplog.set_level(logging.INFO, logger="airflow_provider_lightning.core.target")
+    caplog.set_level(logging.DEBUG, logger="airflow_provider_lightning.core.target")
 
     conn = connect(settings_for(plain_server, user, password, tls_from_lightning("preferred")))
 
@@ -247,7 +248,9 @@ def test_an_import_with_cluster_tls_encrypts_every_connection(tls_server, certif
 
     after = _ssl_counters(tls_server)
     assert result.returncode == 0, result.stderr
-    assert "tidb.tls" not in result.stderr  # no longer reported as ignored
+    for key in ("tidb.tls", "security.ca-path"):  # used, no longer reported as having no effect
+        assert f"config key '{key}'" not in result.stderr
+    assert re.search(r"connected in TLS \(cipher \S+; TLS VERIFY_IDENTITY \(tidb.tls = \"cluster\"\)\)", result.stderr)
     rows = tls_server.root_query(f"SELECT COUNT(*) FROM `{db}`.`orders`")
     assert rows[0][0] == SHOP_ROWS
     # Every connection the import opened (the counters' own root sessions go over the Unix socket, one of
@@ -277,3 +280,23 @@ def test_an_import_asking_for_tls_from_a_server_without_it_stops_before_sending_
     assert not plain_server.logins_of(user)
     assert not plain_server.root_query("SHOW DATABASES LIKE %s", (db,))
 
+
+
+def test_an_import_with_preferred_tls_against_a_server_without_it_runs_in_plaintext_and_says_so(
+    plain_server, tmp_path
+):
+    user, password = plain_server.create_user()
+    db = f"lt_tls_{uuid.uuid4().hex[:8]}"
+    config = write_config(
+        tmp_path / "tidb-lightning.toml", f"lt_ti_{uuid.uuid4().hex[:8]}",
+        f'[tidb]\nhost = "localhost"\nport = {plain_server.port}\nuser = "{user}"\npassword = "{password}"\n'
+        'tls = "preferred"\n',
+    )
+
+    result = run_lightning("import", "-c", str(config), "--source", str(write_shop_dump(tmp_path / "dump", db)),
+                           "--checkpoint-file", str(tmp_path / "cp.json"))
+
+    assert result.returncode == 0, result.stderr
+    assert 'connected in plaintext: the server does not offer TLS (TLS PREFERRED (tidb.tls = "preferred"))' \
+        in result.stderr
+    assert plain_server.root_query(f"SELECT COUNT(*) FROM `{db}`.`customers`")[0][0] == SHOP_ROWS

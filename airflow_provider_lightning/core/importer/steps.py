@@ -73,6 +73,7 @@ from airflow_provider_lightning.core.target import (
     ServerFlavor,
     TableInfo,
     connect,
+    connection_security,
     fetch_table_info,
     mysql_message,
     read_server_facts,
@@ -342,6 +343,7 @@ def prepare(
         with conn.cursor() as cur:
             cur.execute("SELECT @@GLOBAL.time_zone")
             server_zone = cur.fetchone()[0]
+        security = connection_security(conn)
     finally:
         conn.close()
     server_zone = server_zone.decode() if isinstance(server_zone, bytes) else str(server_zone)
@@ -358,9 +360,9 @@ def prepare(
     for key in getattr(config, "ignored_keys", ()):
         log.info("config key '%s' is accepted for compatibility with Lightning but has no effect here", key)
     log.info(
-        "target %s is %s %s; max_allowed_packet %d; sql_mode %s; time_zone %s",
+        "target %s is %s %s; max_allowed_packet %d; sql_mode %s; time_zone %s; connected in %s",
         settings.address, facts.flavor.value, facts.version, facts.max_allowed_packet, session.sql_mode,
-        session.time_zone,
+        session.time_zone, security,
     )
     return PreparedImport(facts, session, tuple(warnings))
 
