@@ -232,19 +232,26 @@ def _ssl_counters(server) -> dict[str, int]:
     return {name: int(value) for name, value in rows}
 
 
-def test_an_import_with_cluster_tls_encrypts_every_connection(tls_server, certificates, tmp_path):
+@pytest.mark.parametrize("checkpoint_driver", ["file", "mysql"])
+def test_an_import_with_cluster_tls_encrypts_every_connection(tls_server, certificates, tmp_path, checkpoint_driver):
     user, password = tls_server.create_user(require_ssl=True)  # a plaintext session could not even log in
     db, task_info = f"lt_tls_{uuid.uuid4().hex[:8]}", f"lt_ti_{uuid.uuid4().hex[:8]}"
     dump = write_shop_dump(tmp_path / "dump", db)
+    # The mysql driver keeps checkpoints in the target, over the same (TLS) connection settings.
+    checkpoint = (
+        ["--checkpoint-file", str(tmp_path / "cp.json")] if checkpoint_driver == "file"
+        else []
+    )
     config = write_config(
         tmp_path / "tidb-lightning.toml", task_info,
         f'[tidb]\nhost = "localhost"\nport = {tls_server.port}\nuser = "{user}"\npassword = "{password}"\n'
-        f'tls = "cluster"\n[security]\nca-path = "{certificates.ca}"\n',
+        f'tls = "cluster"\n[security]\nca-path = "{certificates.ca}"\n'
+        + (f'[checkpoint]\ndriver = "mysql"\nschema = "lt_cp_{uuid.uuid4().hex[:8]}"\n'
+           if checkpoint_driver == "mysql" else ""),
     )
     before = _ssl_counters(tls_server)
 
-    result = run_lightning("import", "-c", str(config), "--source", str(dump),
-                           "--checkpoint-file", str(tmp_path / "cp.json"))
+    result = run_lightning("import", "-c", str(config), "--source", str(dump), *checkpoint)
 
     after = _ssl_counters(tls_server)
     assert result.returncode == 0, result.stderr
@@ -253,6 +260,8 @@ def test_an_import_with_cluster_tls_encrypts_every_connection(tls_server, certif
     assert re.search(r"connected in TLS \(cipher \S+; TLS VERIFY_IDENTITY \(tidb.tls = \"cluster\"\)\)", result.stderr)
     rows = tls_server.root_query(f"SELECT COUNT(*) FROM `{db}`.`orders`")
     assert rows[0][0] == SHOP_ROWS
+    store = "file" if checkpoint_driver == "file" else f"mysql localhost:{tls_server.port}"
+    assert f"Checkpoints: removed the checkpoints from {store}" in result.stdout
     # Every connection the import opened (the counters' own root sessions go over the Unix socket, one of
     # them between the two readings) completed a TLS handshake.
     import_connections = after["Connections"] - before["Connections"] - 1
