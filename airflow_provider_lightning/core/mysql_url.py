@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 _FORM = "mysql://USER[:PASSWORD]@HOST[:PORT]"
-_AFTER_USERINFO = re.compile(r"(?P<authority>[^/?#]*)(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.*))?",
-                             re.DOTALL)
+_AFTER_USERINFO = re.compile(
+    r"(?P<authority>[^/?#]*)(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.*))?", re.DOTALL
+)
 
 
 class MySQLURLError(ValueError):
@@ -80,9 +81,7 @@ def _host_port(authority: str) -> tuple[str, int | None]:
         return host, None
     if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         # Not shown: without an '@' this text may well be a password.
-        raise MySQLURLError(
-            "the port is not a number from 1 to 65535 (a password holding '@' needs the '@' before the host)"
-        )
+        raise MySQLURLError(f"the port is not a number from 1 to 65535; write it as {_FORM}")
     return host, int(port_text)
 
 

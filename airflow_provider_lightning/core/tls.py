@@ -49,6 +49,12 @@ class TlsMode(enum.Enum):
 
 MYSQL_SSL_MODES = tuple(mode.value for mode in TlsMode)
 
+_LIGHTNING_MODES = {
+    "cluster": TlsMode.VERIFY_IDENTITY,
+    "skip-verify": TlsMode.REQUIRED,
+    "preferred": TlsMode.PREFERRED,
+}
+
 # The keys of the mysql provider's ``ssl`` extra (mysqlclient's mysql_ssl_set() names) this loader honours.
 _SSL_EXTRA_KEYS = ("ca", "capath", "cert", "key", "cipher", "check_hostname")
 
@@ -89,17 +95,18 @@ class TlsSettings:
         """
         if not self.enabled:
             return None
+        # A bare context, not create_default_context(): Python 3.13 adds VERIFY_X509_STRICT there, which
+        # refuses the certificates mysql_ssl_rsa_setup and many servers make.
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         if self.verifies_chain:
             ctx.check_hostname = self.mode is TlsMode.VERIFY_IDENTITY
             ctx.verify_mode = ssl.CERT_REQUIRED
-            # Server certificates made by mysql_ssl_rsa_setup / MariaDB lack extensions Python's strict
-            # mode demands; the chain and (for VERIFY_IDENTITY) the name are still checked.
-            ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
             if self.ca_path or self.ca_dir:
-                _load(lambda: ctx.load_verify_locations(cafile=self.ca_path or None, capath=self.ca_dir or None),
-                      self.ca_path or self.ca_dir, "CA", self)
+                cafile, capath = self.ca_path or None, self.ca_dir or None
+                _load(
+                    lambda: ctx.load_verify_locations(cafile=cafile, capath=capath), cafile or capath, "CA", self
+                )
             else:
                 ctx.load_default_certs()  # no CA given: the system's trust store (public clouds)
         else:
@@ -127,7 +134,9 @@ def _load(action: Any, path: str, what: str, settings: TlsSettings) -> None:
         ) from None
 
 
-def tls_from_lightning(tls: str, *, ca_path: str = "", cert_path: str = "", key_path: str = "") -> TlsSettings:
+def tls_from_lightning(
+    tls: str, *, ca_path: str = "", cert_path: str = "", key_path: str = ""
+) -> TlsSettings:
     """Lightning's ``tidb.tls`` with the ``[tidb.security]`` paths.
 
     As in Lightning: ``""`` means ``"cluster"`` when a CA is given and ``"false"`` otherwise; ``"cluster"``
@@ -136,7 +145,8 @@ def tls_from_lightning(tls: str, *, ca_path: str = "", cert_path: str = "", key_
     """
     value = (tls or "").strip().lower()
     if value not in LIGHTNING_TLS_VALUES:
-        raise ConfigError("tidb.tls", f"unsupported TLS mode {tls!r}; allowed: {', '.join(map(repr, LIGHTNING_TLS_VALUES))}")
+        allowed = ", ".join(map(repr, LIGHTNING_TLS_VALUES))
+        raise ConfigError("tidb.tls", f"unsupported TLS mode {tls!r}; allowed: {allowed}")
     if value == "":
         value = "cluster" if ca_path else "false"
         asked_by = "security.ca-path" if ca_path else ""
@@ -145,8 +155,10 @@ def tls_from_lightning(tls: str, *, ca_path: str = "", cert_path: str = "", key_
     if value == "false":
         return TlsSettings(asked_by=asked_by)
     if value == "cluster" and not ca_path:
-        raise ConfigError("tidb.tls", "'cluster' needs a CA: set security.ca-path (or tidb.security.ca-path)")
-    mode = {"cluster": TlsMode.VERIFY_IDENTITY, "skip-verify": TlsMode.REQUIRED, "preferred": TlsMode.PREFERRED}[value]
+        raise ConfigError(
+            "tidb.tls", "'cluster' needs a CA: set security.ca-path (or tidb.security.ca-path)"
+        )
+    mode = _LIGHTNING_MODES[value]
     return TlsSettings(
         mode=mode,
         ca_path=ca_path if mode is TlsMode.VERIFY_IDENTITY else "",
@@ -186,11 +198,14 @@ def tls_from_mysql_extras(ssl_extra: Any, ssl_mode: Any, *, where: str = "connec
         name = str(ssl_mode).strip().upper()
         if name not in MYSQL_SSL_MODES:
             raise ConfigError(
-                f"{where}.extra.ssl_mode", f"unknown SSL mode {str(ssl_mode)!r}; allowed: {', '.join(MYSQL_SSL_MODES)}"
+                f"{where}.extra.ssl_mode",
+                f"unknown SSL mode {str(ssl_mode)!r}; allowed: {', '.join(MYSQL_SSL_MODES)}",
             )
         mode = TlsMode(name)
         asked_by = f"{where} ssl_mode {name}"
-        if check_hostname is False and mode is TlsMode.VERIFY_IDENTITY or check_hostname and mode is TlsMode.VERIFY_CA:
+        if (check_hostname is False and mode is TlsMode.VERIFY_IDENTITY) or (
+            check_hostname and mode is TlsMode.VERIFY_CA
+        ):
             raise ConfigError(
                 f"{where}.extra.ssl.check_hostname",
                 f"contradicts ssl_mode {name}; drop check_hostname (VERIFY_IDENTITY checks the host name, "
@@ -217,7 +232,9 @@ def tls_from_dsn_param(value: str, *, where: str) -> TlsSettings:
     modes = {"": TlsMode.DISABLED, "false": TlsMode.DISABLED, "true": TlsMode.VERIFY_IDENTITY,
              "skip-verify": TlsMode.REQUIRED, "preferred": TlsMode.PREFERRED}
     if name not in modes:
-        raise ConfigError(where, f"tls={value} is not supported; use tls=true, skip-verify, preferred or false")
+        raise ConfigError(
+            where, f"tls={value} is not supported; use tls=true, skip-verify, preferred or false"
+        )
     if modes[name] is TlsMode.DISABLED:
         return TlsSettings()
     return TlsSettings(mode=modes[name], asked_by=f"{where} tls={name}")
@@ -232,12 +249,15 @@ def _ssl_extra_dict(value: Any, where: str) -> dict[str, Any]:
             try:
                 value = json.loads(text)
             except ValueError as exc:
-                raise ConfigError(f"{where}.extra.ssl", f"is not valid JSON ({exc.msg} at {exc.pos})") from None
+                raise ConfigError(
+                    f"{where}.extra.ssl", f"is not valid JSON ({exc.msg} at {exc.pos})"
+                ) from None
         else:
             return {"ca": text}  # a bare path: the CA, as the mysql provider's older docs show
     if not isinstance(value, Mapping):
         raise ConfigError(
-            f"{where}.extra.ssl", f"expected a dict such as {{\"ca\": \"/path/ca.pem\"}}, got {type(value).__name__}"
+            f"{where}.extra.ssl",
+            f'expected a dict such as {{"ca": "/path/ca.pem"}}, got {type(value).__name__}',
         )
     return dict(value)
 
