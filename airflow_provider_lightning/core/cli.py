@@ -247,7 +247,8 @@ def _common_options() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--target", metavar="URL",
-        help="the target server: mysql://USER[:PASSWORD]@HOST[:PORT], percent-encoded, port 3306 by default",
+        help="the target server: mysql://USER[:PASSWORD]@HOST[:PORT] (password as written or percent-encoded), "
+        "port 3306 by default",
     )
     where.add_argument("--tidb-host", metavar="HOST", help="target host (tidb.host)")
     where.add_argument("--tidb-port", metavar="PORT", type=_parse_port, help="target port (tidb.port)")
