@@ -71,7 +71,7 @@ class PrivateMariaDB:
     (empty password) can log in through the socket only.
     """
 
-    def __init__(self, base: Path, *, port: int | None = None) -> None:
+    def __init__(self, base: Path, *, port: int | None = None, options: tuple[str, ...] = ()) -> None:
         found = find_mariadb_binaries()
         if found is None:
             raise RuntimeError("mariadbd and mariadb-install-db are not installed")
@@ -86,6 +86,8 @@ class PrivateMariaDB:
         self.log_file = self.base / "error.log"
         self.process: subprocess.Popen | None = None
         self.starts = 0
+        # Extra server options (``--ssl-cert=...``, ``--general-log=1``); kept across restarts.
+        self.options = tuple(options)
 
     # --- life cycle -------------------------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class PrivateMariaDB:
             "--innodb-buffer-pool-dump-at-shutdown=0",
             "--loose-innodb-use-native-aio=0",
             "--max-connections=200",
+            *self.options,
         ]
         if os.geteuid() == 0:
             command.append("--user=root")
@@ -230,13 +233,14 @@ def require_mariadb_binaries() -> None:
 
 
 @contextmanager
-def running_private_mariadb(base: Path) -> Iterator[PrivateMariaDB]:
-    """A private MariaDB installed in ``base`` and started; removed (data and all) on exit.
+def running_private_mariadb(base: Path, *, options: tuple[str, ...] = ()) -> Iterator[PrivateMariaDB]:
+    """A private MariaDB installed in ``base`` and started (with extra server ``options``, such as
+    ``--ssl-ca=...``); removed (data and all) on exit.
 
     For a server shared by the tests of a module: ``with running_private_mariadb(tmp) as server: yield``
     in a module-scoped fixture (call :func:`require_mariadb_binaries` first).
     """
-    server = PrivateMariaDB(base)
+    server = PrivateMariaDB(base, options=options)
     try:
         server.install()
         server.start()

@@ -35,10 +35,11 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from airflow_provider_lightning import __version__
 from airflow_provider_lightning.core.errors import ConfigError, LightningError
+from airflow_provider_lightning.core.mysql_url import MySQLURL, MySQLURLError, parse_mysql_url, redact_mysql_url
 
 log = logging.getLogger("airflow_provider_lightning.cli")
 
@@ -62,41 +63,39 @@ class UsageError(Exception):
 
 
 def target_overrides(url: str) -> dict[str, Any]:
-    """``mysql://USER[:PASS]@HOST[:PORT]`` (percent-encoded) as ``[tidb]`` overrides.
+    """``mysql://USER[:PASS]@HOST[:PORT]`` as ``[tidb]`` overrides; the password may be percent-encoded or
+    written as it is (the user part ends at the last ``@``).
 
     The host and the port (3306 when absent) always come from the URL. A user in the URL brings its
     password with it (none when the URL has none); without a user the config's user and password stay.
     """
+    parts = _parse_target(url)
+    overrides: dict[str, Any] = {"tidb.host": parts.host, "tidb.port": parts.port or 3306}
+    if parts.user is not None:
+        overrides["tidb.user"] = parts.user
+        overrides["tidb.password"] = parts.password if parts.password is not None else ""
+    return overrides
+
+
+def _parse_target(url: str) -> MySQLURL:
     shown = redact_url(url)
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise UsageError(f"--target {shown}: {exc}; write it as mysql://USER[:PASSWORD]@HOST[:PORT]") from None
-    if parts.scheme.lower() not in _URL_SCHEMES or not parts.hostname:
+        parts = parse_mysql_url(url)
+    except MySQLURLError as exc:
+        raise UsageError(f"--target {shown}: {exc}") from None
+    if parts.scheme not in _URL_SCHEMES:
         raise UsageError(f"--target {shown} is not a target URL; write it as mysql://USER[:PASSWORD]@HOST[:PORT]")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise UsageError(
             f"--target {shown}: give only the server, mysql://USER[:PASSWORD]@HOST[:PORT]; the databases "
             "come from the dump (and [[routes]])"
         )
-    overrides: dict[str, Any] = {"tidb.host": parts.hostname, "tidb.port": port or 3306}
-    if parts.username is not None:
-        overrides["tidb.user"] = unquote(parts.username)
-        overrides["tidb.password"] = unquote(parts.password) if parts.password is not None else ""
-    return overrides
+    return parts
 
 
 def redact_url(url: str) -> str:
     """The URL with its password (if any) replaced by ``******``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    userinfo, at, host = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:******@{host}"
+    return redact_mysql_url(url)
 
 
 def _parse_bool(text: str) -> bool:
@@ -141,11 +140,11 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.target:
         from_url = target_overrides(args.target)
-        url_parts = urlsplit(args.target)
+        url_parts = _parse_target(args.target)
         in_url = {
             "host": True,
             "port": url_parts.port is not None,
-            "user": url_parts.username is not None,
+            "user": url_parts.user is not None,
             "password": url_parts.password is not None,
         }
         clashes = [f"--tidb-{key}" for key, value in tidb_flags.items() if value is not None and in_url[key]]
@@ -246,7 +245,8 @@ def _common_options() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--target", metavar="URL",
-        help="the target server: mysql://USER[:PASSWORD]@HOST[:PORT], percent-encoded, port 3306 by default",
+        help="the target server: mysql://USER[:PASSWORD]@HOST[:PORT] (password as written or percent-encoded), "
+        "port 3306 by default",
     )
     where.add_argument("--tidb-host", metavar="HOST", help="target host (tidb.host)")
     where.add_argument("--tidb-port", metavar="PORT", type=_parse_port, help="target port (tidb.port)")
@@ -818,6 +818,15 @@ def _run_ctl(args: argparse.Namespace, redact: Redactor) -> int:
 # --- main -------------------------------------------------------------------------------------------------
 
 
+def _target_password(url: str) -> str:
+    """The password in ``--target``, to keep it out of every message ("" when the URL cannot be read:
+    then no message repeats the URL)."""
+    try:
+        return parse_mysql_url(url).password or ""
+    except MySQLURLError:
+        return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -827,7 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     redact = Redactor()
     redact.add(args.tidb_password)
     if args.target:
-        redact.add(unquote(urlsplit(args.target).password or ""))
+        redact.add(_target_password(args.target))
     live = args.command == "import" and not args.no_progress and sys.stderr.isatty()
     console = Console(sys.stderr, live=live, redact=redact)
     handlers = _configure_logging(args, console, redact)

@@ -781,7 +781,7 @@ _PHYSICAL = (
     "a TiKV / physical-backend knob; the logical backend writes SQL to the target and has no use for it"
 )
 _LOG = "logging is configured by Airflow or by the lightning CLI's --log-level, not by the config file"
-_TLS = "TLS to the target is not wired yet: the connection is not encrypted by this setting"
+_TLS = "TLS to the target, as Lightning reads it (core/tls.py; docs/security.md)"
 _CRON = (
     "Lightning's periodic TiKV mode switch and disk-quota check have no counterpart; "
     "progress is logged per chunk"
@@ -873,7 +873,7 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     ),
     LightningKey("tidb.session-vars", _H, "set in every import session, last"),
     LightningKey("tidb.max-allowed-packet", _H, "upper bound of a statement"),
-    LightningKey("tidb.tls", _I, _TLS, when="set to 'cluster', 'skip-verify' or 'preferred'"),
+    LightningKey("tidb.tls", _H, _TLS),
     LightningKey(
         "tidb.pd-addr",
         _I,
@@ -901,9 +901,9 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
         _I,
         "a TiDB session variable for ADMIN CHECKSUM; the row checksum here runs one query per table",
     ),
-    LightningKey("tidb.security.ca-path", _I, _TLS, when="set to a value other than [security]'s"),
-    LightningKey("tidb.security.cert-path", _I, _TLS, when="set to a value other than [security]'s"),
-    LightningKey("tidb.security.key-path", _I, _TLS, when="set to a value other than [security]'s"),
+    LightningKey("tidb.security.ca-path", _H, _TLS),
+    LightningKey("tidb.security.cert-path", _H, _TLS),
+    LightningKey("tidb.security.key-path", _H, _TLS),
     LightningKey(
         "tidb.security.redact-info-log",
         _I,
@@ -911,9 +911,9 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
         when="set to a value other than [security]'s",
     ),
     # [security]
-    LightningKey("security.ca-path", _I, _TLS, when="set"),
-    LightningKey("security.cert-path", _I, _TLS, when="set"),
-    LightningKey("security.key-path", _I, _TLS, when="set"),
+    LightningKey("security.ca-path", _H, _TLS),
+    LightningKey("security.cert-path", _H, _TLS),
+    LightningKey("security.key-path", _H, _TLS),
     LightningKey(
         "security.redact-info-log",
         _I,
@@ -1733,15 +1733,9 @@ def _read_security(table: _Table, defaults: SecurityConfig) -> SecurityConfig:
         redact_info_log=table.read("redact-info-log", _parse_bool, defaults.redact_info_log),
     )
     table.reject_unknown_keys()
-    # TLS to the target is not wired yet: say so rather than let a user believe the connection is encrypted.
-    for name, value, default in (
-        ("ca-path", config.ca_path, defaults.ca_path),
-        ("cert-path", config.cert_path, defaults.cert_path),
-        ("key-path", config.key_path, defaults.key_path),
-        ("redact-info-log", config.redact_info_log, defaults.redact_info_log),
-    ):
-        if table.given(name) and value != default:
-            table.report_ignored(name)
+    # The paths are used (core/tls.py); log redaction follows its own rules, so this key is not.
+    if table.given("redact-info-log") and config.redact_info_log != defaults.redact_info_log:
+        table.report_ignored("redact-info-log")
     return config
 
 
@@ -1762,8 +1756,13 @@ def _read_tidb(table: _Table, security: SecurityConfig) -> TiDBConfig:
         raise ConfigError(table.key("host"), "must not be empty")
     if not 0 < port < 65536:
         raise ConfigError(table.key("port"), f"got {port}, must be a TCP port between 1 and 65535")
-    if tls not in ("", "false"):  # TLS to the target is not wired yet; "false" is what happens anyway
-        table.report_ignored("tls")
+    if tls == "" and not tidb_security.ca_path and (tidb_security.cert_path or tidb_security.key_path):
+        # As in Lightning, only a CA turns TLS on by itself; say so rather than let a client certificate
+        # suggest an encrypted connection.
+        log.warning(
+            "config key '%s': a client certificate is set but no CA, so the target connection is plaintext; "
+            'set tidb.tls = "skip-verify" (or a CA in security.ca-path) to use TLS', table.key("tls")
+        )
     if tls == "cluster" and not tidb_security.ca_path:
         raise ConfigError(
             table.key("tls"), "'cluster' needs a CA: set security.ca-path (or tidb.security.ca-path)"

@@ -9,14 +9,16 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import ssl
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pymysql
-from pymysql.constants import FIELD_TYPE
+from pymysql.constants import CLIENT, FIELD_TYPE
 
 from airflow_provider_lightning.core.errors import TargetError
+from airflow_provider_lightning.core.tls import TlsSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ class ConnectionSettings:
     port: int = 3306
     user: str = "root"
     password: str = field(default="", repr=False)
-    ssl: dict[str, Any] | None = None
+    tls: TlsSettings = TlsSettings()  # built by core/tls.py from the config or the Airflow connection
     connect_timeout: float = 10.0
 
     @property
@@ -40,17 +42,22 @@ class ConnectionSettings:
 def connect(
     settings: ConnectionSettings, *, database: str | None = None, binary: bool = False, **kwargs: Any
 ):
-    """A pymysql connection (autocommit on).
+    """A pymysql connection (autocommit on), with TLS as ``settings.tls`` asks.
 
     ``binary=True`` is the data path: the session runs ``SET NAMES binary`` — as mydumper's files ask —
     so values travel as the bytes in the dump and are never re-encoded, and results come back as bytes.
     Otherwise the connection speaks utf8mb4 text, for catalogue queries.
+
+    Every connection of the package comes from here, so TLS cannot be forgotten: where it is required, a
+    server that does not offer it is refused before the user name is sent, and the session's
+    ``Ssl_cipher`` is checked once connected.
     """
     if binary:
         kwargs.setdefault("init_command", "SET NAMES binary")
         kwargs.setdefault("conv", _BINARY_CONVERSIONS)
+    tls = settings.tls
     try:
-        return pymysql.connect(
+        conn = _TlsConnection(
             host=settings.host,
             port=settings.port,
             user=settings.user,
@@ -59,16 +66,97 @@ def connect(
             charset="utf8mb4",
             use_unicode=not binary,
             autocommit=True,
-            ssl=settings.ssl,
+            ssl=tls.ssl_context(),
             connect_timeout=settings.connect_timeout,
             local_infile=False,
+            tls=tls,
             **kwargs,
         )
     except pymysql.err.OperationalError as exc:
+        cause = getattr(exc, "original_exception", None)
+        if isinstance(cause, ssl.SSLError):
+            raise TargetError(_tls_failure(settings, cause)) from None
         raise TargetError(
             f"cannot connect to the target database at {settings.address} as '{settings.user}': "
             f"{_mysql_message(exc)}; check [tidb] host, port, user and password (or the Airflow connection)"
         ) from exc
+    if tls.enabled:
+        _check_cipher(conn, settings)
+    return conn
+
+
+class _TlsConnection(pymysql.connections.Connection):
+    """PyMySQL's connection, except that it never authenticates in plaintext when TLS is required.
+
+    PyMySQL starts TLS only when the server's greeting offers it and otherwise carries on in the clear,
+    which lets anyone between client and server downgrade the session. The greeting arrives before the
+    client says anything, so refusing here sends neither the user name nor a query.
+    """
+
+    def __init__(self, *args: Any, tls: TlsSettings, **kwargs: Any) -> None:
+        self._tls_settings = tls
+        self.ssl_cipher = ""  # as the server reports it (Ssl_cipher), once connected with TLS asked for
+        super().__init__(*args, **kwargs)
+
+    def _request_authentication(self) -> None:
+        if self._tls_settings.required and not self.server_capabilities & CLIENT.SSL:
+            raise TargetError(
+                f"the target database at {self.host}:{self.port} does not offer TLS, but "
+                f"{self._tls_settings.describe()} requires it; nothing was sent (no user name, no query). "
+                "Enable TLS on the server (ssl-cert / ssl-key), or ask for it only if offered "
+                '(tidb.tls = "preferred", ssl_mode PREFERRED)'
+            )
+        super()._request_authentication()
+
+
+def _check_cipher(conn: Any, settings: ConnectionSettings) -> None:
+    """Ask the server whether this session is encrypted: required TLS is proven, preferred TLS logged."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        row = cur.fetchone()
+    cipher = as_text(row[1]) if row else ""
+    conn.ssl_cipher = cipher
+    if cipher:
+        log.debug("TLS to %s: %s (%s)", settings.address, cipher, settings.tls.describe())
+        return
+    if settings.tls.required:
+        conn.close()
+        raise TargetError(
+            f"the session with the target database at {settings.address} is not encrypted (Ssl_cipher is "
+            f"empty) although {settings.tls.describe()} requires TLS; refusing to go on"
+        )
+    # Once per connection, so DEBUG: prepare reports it at INFO for the import (connection_security).
+    log.debug(
+        "the target database at %s does not offer TLS: this connection is in plaintext (%s)",
+        settings.address, settings.tls.describe(),
+    )
+
+
+def connection_security(conn: Any) -> str:
+    """How a connection from :func:`connect` travels, for the log: ``'TLS (cipher ...)'`` as the server
+    reported it, or ``'plaintext'`` (and why)."""
+    tls = getattr(conn, "_tls_settings", TlsSettings())
+    cipher = getattr(conn, "ssl_cipher", "")
+    if cipher:
+        return f"TLS (cipher {cipher}; {tls.describe()})"
+    if tls.enabled:
+        return f"plaintext: the server does not offer TLS ({tls.describe()})"
+    return "plaintext (TLS not asked for)"
+
+
+def _tls_failure(settings: ConnectionSettings, exc: ssl.SSLError) -> str:
+    tls = settings.tls
+    reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
+    message = f"TLS with the target database at {settings.address} failed ({tls.describe()}): {reason}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        if "hostname" in str(reason).lower() or "ip address mismatch" in str(reason).lower():
+            return (
+                f"{message}; the server's certificate does not name '{settings.host}': connect by a name the "
+                "certificate lists, or verify the CA only (ssl_mode VERIFY_CA)"
+            )
+        ca = tls.ca_path or tls.ca_dir or "the system's trust store"
+        return f"{message}; the server's certificate is not signed by the CA in {ca}: check the CA file"
+    return f"{message}; check the server's TLS setup and the client certificate and key"
 
 
 def _decimal_from_bytes(value: bytes | str) -> Decimal:

@@ -1,8 +1,9 @@
 """Airflow connections -> the engine's connection settings.
 
 - The target database is an Airflow connection of the ``mysql`` type, the form the mysql provider shows
-  in the UI: host, port, login, password, and extras (``ssl`` with ``ca`` / ``cert`` / ``key``, or
-  ``ssl_mode``). Only this module reads connection fields.
+  in the UI: host, port, login, password, and extras (``ssl`` with ``ca`` / ``cert`` / ``key``, and
+  ``ssl_mode``, read by ``core/tls.py`` exactly as ``[tidb] tls`` is). Only this module reads connection
+  fields.
 - An S3 source takes credentials and endpoint from a connection of the ``aws`` type: login / password
   are the access key id / secret, extras ``region_name``, ``endpoint_url`` (also accepted inside
   ``service_config.s3`` or as the connection's host), ``aws_session_token``, and path-style addressing
@@ -12,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -20,6 +20,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_lightning.core.errors import ConfigError
 from airflow_provider_lightning.core.storage import S3Options
 from airflow_provider_lightning.core.target import ConnectionSettings
+from airflow_provider_lightning.core.tls import tls_from_mysql_extras
 from airflow_provider_lightning.hooks.api import AirflowApiClient
 
 
@@ -55,25 +56,11 @@ class LightningTargetHook(BaseHook):
             port=int(conn.port or 3306),
             user=conn.login or "root",
             password=conn.password or "",
-            ssl=_ssl_options(extra),
+            tls=tls_from_mysql_extras(
+                extra.get("ssl"), extra.get("ssl_mode"), where=f"connection {self.target_conn_id}"
+            ),
             connect_timeout=float(extra.get("connect_timeout", 10)),
         )
-
-
-def _ssl_options(extra: dict[str, Any]) -> dict[str, Any] | None:
-    ssl = extra.get("ssl")
-    if isinstance(ssl, str):
-        try:
-            ssl = json.loads(ssl)
-        except ValueError:
-            ssl = {"ca": ssl}
-    mode = str(extra.get("ssl_mode", "")).upper()
-    if not ssl and mode in ("", "DISABLED"):
-        return None
-    options = {k: v for k, v in (ssl or {}).items() if k in ("ca", "cert", "key", "cipher", "check_hostname")}
-    if mode in ("REQUIRED", "PREFERRED"):
-        options.setdefault("check_hostname", False)
-    return options
 
 
 class LightningS3Hook(BaseHook):

@@ -44,6 +44,7 @@ from airflow_provider_lightning.core.checkpoints.store import CheckpointStore, M
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.errors import CheckpointError, ConfigError
 from airflow_provider_lightning.core.target import ConnectionSettings
+from airflow_provider_lightning.core.tls import TlsMode, TlsSettings
 
 MAX_UINT64 = (1 << 64) - 1
 MAX_INT64 = (1 << 63) - 1
@@ -1113,10 +1114,10 @@ def test_mysql_driver_connects_where_the_dsn_says(tmp_path, server_settings, mak
         ("u@tcp(host)/", ConnectionSettings("host", 3306, "u", "")),
         ("u:p@tcp([::1]:4000)/dbname?charset=utf8mb4", ConnectionSettings("::1", 4000, "u", "p")),
         ("u:p@/", ConnectionSettings("127.0.0.1", 3306, "u", "p")),
-        ("u:p@tcp(h:1)/?tls=skip-verify", ConnectionSettings("h", 1, "u", "p", ssl={"verify_mode": False})),
+        ("u:p@tcp(h:1)/?tls=skip-verify", ConnectionSettings("h", 1, "u", "p", tls=TlsSettings(TlsMode.REQUIRED, asked_by="checkpoint.dsn tls=skip-verify"))),
         ("mysql://u:p%40x@h:4000", ConnectionSettings("h", 4000, "u", "p@x")),
         ("mysql://h", ConnectionSettings("h", 3306, "root", "")),
-        ("mysql://u:p@h:4000/?tls=true", ConnectionSettings("h", 4000, "u", "p", ssl={"verify_mode": True})),
+        ("mysql://u:p@h:4000/?tls=true", ConnectionSettings("h", 4000, "u", "p", tls=TlsSettings(TlsMode.VERIFY_IDENTITY, asked_by="checkpoint.dsn tls=true"))),
     ],
 )
 def test_mysql_dsns_in_go_and_url_form_are_read(dsn, expected):

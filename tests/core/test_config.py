@@ -337,8 +337,8 @@ def test_keys_of_lightnings_sample_this_provider_does_not_use_are_reported_as_ig
     written = flattened_keys(tomllib.loads(EVERY_SAMPLE_KEY.read_text()))
     assert set(config.ignored_keys) >= written & always_ignored
     assert all(lightning_key(key).status is KeyStatus.IGNORED for key in config.ignored_keys)
-    # Keys ignored only under a condition, which this file meets: TLS paths set, cron values not the default.
-    assert {"security.ca-path", "tidb.security.ca-path", "cron.switch-mode"} <= set(config.ignored_keys)
+    # Keys ignored only under a condition, which this file meets: cron values not the default.
+    assert "cron.switch-mode" in config.ignored_keys
     assert len(config.ignored_keys) == len(set(config.ignored_keys))
 
 
@@ -377,7 +377,6 @@ def test_a_config_without_ignored_keys_logs_no_warning(caplog):
         ("tidb", "distsql-scan-concurrency", 15),
         ("tidb", "index-serial-scan-concurrency", 20),
         ("tidb", "checksum-table-concurrency", 2),
-        ("tidb", "tls", "skip-verify"),
         ("mydumper", "source-id", "src-1"),
         ("tikv-importer", "addr", "h:8287"),
         ("tikv-importer", "remote-addr", "h:1"),
@@ -406,7 +405,6 @@ def test_a_config_without_ignored_keys_logs_no_warning(caplog):
         ("cron", "switch-mode", "1m"),
         ("cron", "log-progress", "1m"),
         ("cron", "check-disk-quota", "5m"),
-        ("security", "ca-path", "/ca.pem"),
         ("security", "redact-info-log", True),
     ],
 )
@@ -1287,6 +1285,14 @@ def test_tidb_security_defaults_to_a_copy_of_security():
 
     assert config.tidb.security == config.security
     assert config.security.ca_path == "/ca.pem"
+
+
+def test_tls_and_the_certificate_paths_are_used_not_reported_as_ignored():
+    config = load({"tidb": {"tls": "skip-verify"}, "security": {"ca-path": "/ca.pem", "cert-path": "/c.pem"}})
+
+    assert config.ignored_keys == ()
+    assert config.tidb.tls == "skip-verify"
+    assert config.tidb.security.cert_path == "/c.pem"
 
 
 def test_tls_cluster_needs_a_ca():

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl
 
 import pymysql
 from pymysql.constants import CLIENT
@@ -40,7 +40,9 @@ from airflow_provider_lightning.core.checkpoints.store import (
 )
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.errors import CheckpointError, ConfigError, TargetError
+from airflow_provider_lightning.core.mysql_url import MySQLURLError, parse_mysql_url, redact_mysql_url
 from airflow_provider_lightning.core.target import ConnectionSettings, connect, mysql_message
+from airflow_provider_lightning.core.tls import TlsSettings, tls_from_dsn_param
 
 log = logging.getLogger(__name__)
 
@@ -577,17 +579,16 @@ def parse_mysql_dsn(dsn: str) -> ConnectionSettings:
 
 
 def _parse_url_dsn(dsn: str) -> ConnectionSettings:
-    parts = urlsplit(dsn)
     try:
-        port = parts.port or 3306
-    except ValueError as exc:
-        raise _bad_dsn(dsn, "the port is not a number from 1 to 65535") from exc
+        parts = parse_mysql_url(dsn)
+    except MySQLURLError as exc:
+        raise _bad_dsn(dsn, str(exc)) from None
     return ConnectionSettings(
-        host=parts.hostname or "127.0.0.1",
-        port=port,
-        user=unquote(parts.username) if parts.username is not None else "root",
-        password=unquote(parts.password) if parts.password is not None else "",
-        ssl=_tls(dict(parse_qsl(parts.query)), dsn),
+        host=parts.host,
+        port=parts.port or 3306,
+        user=parts.user if parts.user is not None else "root",
+        password=parts.password or "",
+        tls=_tls(dict(parse_qsl(parts.query))),
     )
 
 
@@ -609,7 +610,7 @@ def _parse_go_dsn(dsn: str) -> ConnectionSettings:
         raise _bad_dsn(dsn, f"protocol '{protocol}' is not supported; use tcp(host:port)")
     host, port = _host_port(rest[:-1] if paren else "", dsn)
     return ConnectionSettings(
-        host=host, port=port, user=user, password=password, ssl=_tls(dict(parse_qsl(query)), dsn)
+        host=host, port=port, user=user, password=password, tls=_tls(dict(parse_qsl(query)))
     )
 
 
@@ -632,15 +633,8 @@ def _host_port(address: str, dsn: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port_text)
 
 
-def _tls(params: dict[str, str], dsn: str) -> dict[str, Any] | None:
-    value = params.get("tls", "false").lower()
-    if value in ("false", ""):
-        return None
-    if value == "true":
-        return {"verify_mode": True}
-    if value in ("skip-verify", "preferred"):
-        return {"verify_mode": False}
-    raise _bad_dsn(dsn, f"tls={value} is not supported; use tls=true, skip-verify, preferred or false")
+def _tls(params: dict[str, str]) -> TlsSettings:
+    return tls_from_dsn_param(params.get("tls", "false"), where="checkpoint.dsn")
 
 
 def _bad_dsn(dsn: str, why: str) -> ConfigError:
@@ -650,11 +644,7 @@ def _bad_dsn(dsn: str, why: str) -> ConfigError:
 def _redact(dsn: str) -> str:
     """The DSN with its password replaced, for messages."""
     if dsn.startswith("mysql://"):
-        parts = urlsplit(dsn)
-        if parts.password is None:
-            return dsn
-        host = parts.netloc.rpartition("@")[2]
-        return parts._replace(netloc=f"{parts.username}:******@{host}").geturl()
+        return redact_mysql_url(dsn)
     head = dsn.partition("?")[0]
     slash = head.rfind("/")
     at = head.rfind("@", 0, slash if slash >= 0 else len(head))

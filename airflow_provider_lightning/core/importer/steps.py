@@ -73,10 +73,12 @@ from airflow_provider_lightning.core.target import (
     ServerFlavor,
     TableInfo,
     connect,
+    connection_security,
     fetch_table_info,
     mysql_message,
     read_server_facts,
 )
+from airflow_provider_lightning.core.tls import tls_from_lightning
 
 log = logging.getLogger(__name__)
 
@@ -205,19 +207,11 @@ class PostProcessResult:
 
 def connection_settings(config: Any) -> ConnectionSettings:
     tidb = config.tidb
-    ssl = None
     security = tidb.security
-    if tidb.tls in ("cluster", "preferred", "skip-verify") or security.ca_path:
-        ssl = {}
-        if security.ca_path:
-            ssl["ca"] = security.ca_path
-        if security.cert_path:
-            ssl["cert"] = security.cert_path
-        if security.key_path:
-            ssl["key"] = security.key_path
-        if tidb.tls == "skip-verify":
-            ssl["check_hostname"] = False
-    return ConnectionSettings(host=tidb.host, port=tidb.port, user=tidb.user, password=tidb.password, ssl=ssl)
+    tls = tls_from_lightning(
+        tidb.tls, ca_path=security.ca_path, cert_path=security.cert_path, key_path=security.key_path
+    )
+    return ConnectionSettings(host=tidb.host, port=tidb.port, user=tidb.user, password=tidb.password, tls=tls)
 
 
 class ImportEnv:
@@ -354,6 +348,7 @@ def prepare(
         with conn.cursor() as cur:
             cur.execute("SELECT @@GLOBAL.time_zone")
             server_zone = cur.fetchone()[0]
+        security = connection_security(conn)
     finally:
         conn.close()
     server_zone = server_zone.decode() if isinstance(server_zone, bytes) else str(server_zone)
@@ -371,9 +366,9 @@ def prepare(
     for key in getattr(config, "ignored_keys", ()):
         log.info("config key '%s' is accepted for compatibility with Lightning but has no effect here", key)
     log.info(
-        "target %s is %s %s; max_allowed_packet %d; sql_mode %s; time_zone %s",
+        "target %s is %s %s; max_allowed_packet %d; sql_mode %s; time_zone %s; connected in %s",
         settings.address, facts.flavor.value, facts.version, facts.max_allowed_packet, session.sql_mode,
-        session.time_zone,
+        session.time_zone, security,
     )
     return PreparedImport(facts, session, tuple(warnings))
 
