@@ -739,7 +739,8 @@ def privilege_needs(config: Any, source: DataSource, settings: ConnectionSetting
                     view.schema,
                     view.name,
                     CRITICAL,
-                    "a view replaces the placeholder table of the dump (DROP TABLE IF EXISTS; OR REPLACE)",
+                    "views are created with CREATE OR REPLACE VIEW, which needs DROP on the view even when "
+                    "it does not exist yet",
                 )
             )
     info = config.lightning.task_info_schema_name
@@ -1033,12 +1034,16 @@ def check_definers(
         return _passed(name, "mydumper.keep-definer: every view's definer is the importing user (or none is named)")
     grants = read_grants(conn, facts)
     wanted = definer_privileges(facts.flavor)
-    schema = source.views[0].schema
-    answers = {grants.check(privilege, schema) for privilege in wanted}
+    # Global privileges: only a grant ON *.* gives them (ALL ON `db`.* does not).
+    held = any(
+        g.schema is None and not g.revoke and _grants(g.privileges, privilege)
+        for g in grants.grants
+        for privilege in wanted
+    )
     shown = ", ".join(f"{view} (DEFINER={definer})" for view, definer in others[:_SHOWN])
-    if "yes" in answers:
+    if held:
         return _passed(name, f"mydumper.keep-definer: {me} may create views for their dump's definers: {shown}")
-    verb = "may lack" if "unsure" in answers else "lacks"
+    verb = "may lack" if grants.unsure_reason else "lacks"
     return CheckItem(
         name,
         CRITICAL,
