@@ -17,7 +17,7 @@ from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointSt
 from airflow_provider_lightning.core.config import load_config
 from airflow_provider_lightning.core.errors import PrecheckFailed
 from airflow_provider_lightning.core.importer.precheck import precheck
-from airflow_provider_lightning.core.importer.steps import ImportEnv, run_import
+from airflow_provider_lightning.core.importer.steps import ImportEnv, restore_schema, run_import
 from tests.core.test_cli import run_lightning, write_config
 from tests.core.test_precheck import RestrictedUser, restricted_user  # noqa: F401 - a fixture
 
@@ -159,6 +159,43 @@ def test_the_precheck_report_lists_the_same_clash(mysql_server, fresh_database, 
     line = next(line for line in str(failed.value).splitlines() if line.startswith("existing objects"))
     assert "FAIL" in line
     assert f"`{db}`.`important`: the dump has a view" in str(failed.value)
+
+
+def test_check_requirements_false_still_never_replaces_a_table_with_a_view(
+    mysql_server, fresh_database, make_database, tmp_path
+):
+    db = fresh_database
+    _sql(mysql_server, db, "CREATE TABLE important (a int)", "INSERT INTO important VALUES (1)")
+    source = _write(tmp_path / "dump", {f"{db}.important-schema-view.sql": VIEW_OVER_TABLE})
+    config = _config(source, mysql_server, make_database("lt_ti"), lightning={"check-requirements": False})
+
+    with pytest.raises(PrecheckFailed, match="existing objects"):
+        run_import(config, MemoryCheckpointStore())
+
+    assert _sql(mysql_server, db, "SELECT a FROM important") == [(1,)]
+
+
+def test_restore_schema_runs_nothing_but_create_statements_and_use(
+    mysql_server, fresh_database, make_database, tmp_path
+):
+    db = fresh_database
+    source = _write(
+        tmp_path / "dump",
+        {
+            f"{db}-schema-create.sql": f"/*!40101 SET NAMES binary*/;\nDROP DATABASE IF EXISTS `{db}`;\nCREATE DATABASE `{db}`;\n",
+            f"{db}.t-schema.sql": "/*!40101 SET NAMES binary*/;\nDROP TABLE IF EXISTS `t`;\nCREATE TABLE t (id int);\n",
+            f"{db}.v-schema.sql": "CREATE TABLE `v` (`id` tinyint NOT NULL);\n",  # mydumper's placeholder
+            f"{db}.v-schema-view.sql": "DROP TABLE IF EXISTS `v`;\nDROP VIEW IF EXISTS `v`;\n"
+            "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select `id` from `t`;\n",
+        },
+    )
+    env = ImportEnv(_config(source, mysql_server, make_database("lt_ti")))
+
+    executed = restore_schema(env)
+
+    assert [statement.split(" ", 1)[0] for statement in executed] == ["CREATE", "CREATE", "USE", "CREATE"]
+    assert executed[-1] == f"CREATE OR REPLACE ALGORITHM=UNDEFINED SQL SECURITY INVOKER VIEW `{db}`.`v` AS select `id` from `t`"
+    assert _objects(mysql_server, db) == {"t": "BASE TABLE", "v": "VIEW"}
 
 
 def test_importing_a_view_again_replaces_only_the_view_it_made(mysql_server, fresh_database, make_database, tmp_path):
