@@ -18,6 +18,7 @@ from airflow_provider_lightning.core.config import load_config
 from airflow_provider_lightning.core.errors import PrecheckFailed
 from airflow_provider_lightning.core.importer.precheck import precheck
 from airflow_provider_lightning.core.importer.steps import ImportEnv, restore_schema, run_import
+from airflow_provider_lightning.core.mydump.schema import rewrite_definer
 from tests.core.test_cli import run_lightning, write_config
 from tests.core.test_precheck import RestrictedUser, restricted_user  # noqa: F401 - a fixture
 
@@ -406,3 +407,53 @@ def test_a_user_without_insert_and_create_on_the_task_info_schema_is_stopped_bef
     assert f"CREATE on `{info}`.*" in message and f"INSERT on `{info}`.*" in message
     assert "the task-info schema holds the error tables" in message
     assert _objects(mysql_server, db) == {}
+
+
+# --- the same definer rule for triggers, routines and events (not imported yet) ------------------------
+
+ROUTINES = {
+    "procedure": "CREATE DEFINER=`root`@`localhost` PROCEDURE `p`(IN a int) COMMENT 'c' READS SQL DATA "
+    "SQL SECURITY DEFINER SELECT a",
+    "function": "CREATE DEFINER=`root`@`localhost` FUNCTION `f`(a int) RETURNS varchar(10) CHARSET utf8mb4 "
+    "DETERMINISTIC RETURN 'x'",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ROUTINES))
+def test_a_routine_loses_its_definer_and_runs_as_its_invoker(mysql_server, fresh_database, kind):
+    rewritten = rewrite_definer(ROUTINES[kind].encode(), keep_definer=False).decode()
+
+    _sql(mysql_server, fresh_database, rewritten)
+
+    (current,), = _sql(mysql_server, None, "SELECT CURRENT_USER()")
+    assert _sql(
+        mysql_server, None,
+        "SELECT DEFINER, SECURITY_TYPE FROM information_schema.ROUTINES "
+        f"WHERE ROUTINE_SCHEMA = '{fresh_database}' AND ROUTINE_TYPE = '{kind.upper()}'",
+    ) == [(current, "INVOKER")]
+
+
+def test_a_trigger_and_an_event_lose_their_definer(mysql_server, fresh_database):
+    trigger = (
+        "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr BEFORE INSERT ON t "
+        "FOR EACH ROW SET NEW.a = 1 */"
+    )
+    event = "CREATE DEFINER=`root`@`localhost` EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM t"
+
+    _sql(
+        mysql_server,
+        fresh_database,
+        "CREATE TABLE t (a int)",
+        rewrite_definer(trigger.encode(), keep_definer=False).decode(),
+        rewrite_definer(event.encode(), keep_definer=False).decode(),
+    )
+
+    (current,), = _sql(mysql_server, None, "SELECT CURRENT_USER()")
+    where = f"WHERE TRIGGER_SCHEMA = '{fresh_database}'"
+    assert _sql(mysql_server, None, f"SELECT DEFINER FROM information_schema.TRIGGERS {where}") == [(current,)]
+    where = f"WHERE EVENT_SCHEMA = '{fresh_database}'"
+    assert _sql(mysql_server, None, f"SELECT DEFINER FROM information_schema.EVENTS {where}") == [(current,)]
+
+
+def test_keep_definer_leaves_a_routine_as_dumped():
+    assert rewrite_definer(ROUTINES["procedure"].encode(), keep_definer=True) == ROUTINES["procedure"].encode()

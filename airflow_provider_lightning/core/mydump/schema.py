@@ -66,6 +66,7 @@ __all__ = [
     "parse_schema_file",
     "quote_identifier",
     "rewrite_create",
+    "rewrite_definer",
     "schema_file_definer",
     "split_statements",
     "statements_not_run",
@@ -855,14 +856,99 @@ def definer_clauses(sql: bytes, head: _CreateHead, *, keep_definer: bool) -> lis
     privileges of whoever uses it. ``keep_definer`` keeps both as written (the importing user then needs
     the right to create objects for another user, which the precheck verifies).
 
-    This works on the head of any CREATE statement, so triggers, routines and events can follow the same
-    rule; the ``SQL SECURITY`` clause is only written where the head may carry it (views: routines carry it
-    among their characteristics, after the parameter list; triggers and events have none and always run
-    as their definer, so for them dropping the definer is the whole rule).
+    :func:`rewrite_definer` applies the same rule to a whole statement of any kind (triggers, routines and
+    events, once the import creates them: routines carry ``SQL SECURITY`` among their characteristics,
+    triggers and events have none and always run as their definer).
     """
     if keep_definer:
         return [sql[span[0] : span[1]] for span in (head.definer, head.sql_security) if span is not None]
     return [SQL_SECURITY_INVOKER] if head.kind == "view" else []
+
+
+# Routine characteristics (MariaDB's and MySQL's CREATE PROCEDURE / FUNCTION), which sit between the
+# parameter list (and a function's RETURNS type) and the body.
+_ROUTINE_KINDS = ("procedure", "function")
+_TYPE_MODIFIERS = ("UNSIGNED", "SIGNED", "ZEROFILL", "BINARY", "ASCII", "UNICODE", "BYTE")
+
+
+def rewrite_definer(sql: bytes, *, keep_definer: bool, path: str = "") -> bytes:
+    """``sql``, a CREATE VIEW / PROCEDURE / FUNCTION / TRIGGER / EVENT, with the definer rule applied.
+
+    By default the ``DEFINER`` clause is removed (the object belongs to the importing user) and views and
+    routines get ``SQL SECURITY INVOKER`` (replacing the one written, or added before a routine's body);
+    triggers and events have no such clause and run as their (now the importing) user. ``keep_definer``
+    returns ``sql`` unchanged. Any other statement is returned unchanged. The rest of the statement is kept
+    byte for byte.
+    """
+    if keep_definer:
+        return sql
+    origin = _Origin(path)
+    tokens = _tokenize(sql, origin).tokens
+    head = _read_create_head(tokens, sql, origin)
+    if head is None:
+        return sql
+    edits: list[tuple[int, int, bytes]] = []
+    if head.definer is not None:
+        edits.append((head.definer[0], head.definer[1], b""))
+    if head.kind == "view":
+        if head.sql_security is not None:
+            edits.append((head.sql_security[0], head.sql_security[1], SQL_SECURITY_INVOKER))
+        else:
+            view_word = next(t for t in tokens if t.is_word("VIEW"))
+            edits.append((view_word.start, view_word.start, SQL_SECURITY_INVOKER + b" "))
+    elif head.kind in _ROUTINE_KINDS:
+        edit = _routine_security_edit(tokens, head, sql)
+        if edit is not None:
+            edits.append(edit)
+    return _apply_edits(sql, edits)
+
+
+def _routine_security_edit(tokens: Sequence[_Token], head: _CreateHead, sql: bytes) -> tuple[int, int, bytes] | None:
+    """The edit that makes a routine ``SQL SECURITY INVOKER``: replace its characteristic, or add one."""
+    at = head.body  # just after PROCEDURE / FUNCTION
+    if _words_at(tokens, at, "IF", "NOT", "EXISTS"):
+        at += 3
+    at += 1  # the name
+    if at + 1 < len(tokens) and tokens[at].is_symbol("."):
+        at += 2
+    if at >= len(tokens) or not tokens[at].is_symbol("("):
+        return None
+    while at < len(tokens) and not (tokens[at].depth == 0 and tokens[at].is_symbol(")")):
+        at += 1
+    at += 1
+    if head.kind == "function" and at < len(tokens) and tokens[at].is_word("RETURNS"):
+        at += 2  # RETURNS and the type's name
+        if at < len(tokens) and tokens[at].is_symbol("("):
+            while at < len(tokens) and not (tokens[at].depth == 0 and tokens[at].is_symbol(")")):
+                at += 1
+            at += 1
+        while at < len(tokens):
+            if tokens[at].is_word(*_TYPE_MODIFIERS):
+                at += 1
+            elif tokens[at].is_word("CHARSET", "COLLATE"):
+                at += 2
+            elif _words_at(tokens, at, "CHARACTER", "SET"):
+                at += 3
+            else:
+                break
+    while at < len(tokens):
+        token = tokens[at]
+        if _words_at(tokens, at, "SQL", "SECURITY") and at + 2 < len(tokens):
+            return token.start, tokens[at + 2].end, SQL_SECURITY_INVOKER
+        if token.is_word("COMMENT"):
+            at += 2
+        elif token.is_word("LANGUAGE") or _words_at(tokens, at, "NOT", "DETERMINISTIC"):
+            at += 2
+        elif token.is_word("DETERMINISTIC"):
+            at += 1
+        elif _words_at(tokens, at, "CONTAINS", "SQL") or _words_at(tokens, at, "NO", "SQL"):
+            at += 2
+        elif _words_at(tokens, at, "READS", "SQL", "DATA") or _words_at(tokens, at, "MODIFIES", "SQL", "DATA"):
+            at += 3
+        else:
+            break
+    where = tokens[at].start if at < len(tokens) else len(sql)
+    return where, where, SQL_SECURITY_INVOKER + b" "
 
 
 def schema_file_definer(schema_file: SchemaFile) -> str | None:
