@@ -918,16 +918,17 @@ def check_existing_objects(catalog: TargetCatalog, source: DataSource, config: A
         if found is not None and found.is_view:
             origin = table.schema_file.path if table.schema_file is not None else "its data files"
             clashes.append(
-                f"{qualified_name(found.schema, found.name)}: the dump has a table ({origin}), the target has "
-                "a view of that name"
+                f"{qualified_name(found.schema, found.name)}: the dump has a table ({origin}), "
+                "the target has a view of that name"
             )
     if not config.mydumper.no_schema:
         for view in source.views:
             found = catalog.get(view.schema, view.name)
             if found is not None and not found.is_view:
                 clashes.append(
-                    f"{qualified_name(found.schema, found.name)}: the dump has a view ({view.schema_file.path}), "
-                    f"the target has a table of that name ({found.engine or 'no engine'})"
+                    f"{qualified_name(found.schema, found.name)}: the dump has a view "
+                    f"({view.schema_file.path}), the target has a table of that name "
+                    f"({found.engine or 'no engine'})"
                 )
     if not clashes:
         return _passed(name, "no table or view of the target is of another kind than the dump's of its name")
@@ -944,7 +945,9 @@ def check_existing_objects(catalog: TargetCatalog, source: DataSource, config: A
     )
 
 
-def _read_schema_file_quietly(storage: Storage, file: SourceFile, kind: str, charset: str) -> SchemaFile | None:
+def _read_schema_file_quietly(
+    storage: Storage, file: SourceFile, kind: str, charset: str
+) -> SchemaFile | None:
     """The parsed schema file, or None if it cannot be read (the "schema files" check reports why)."""
     try:
         with open_source_file(storage, file.path, file.compression) as f:
@@ -964,7 +967,9 @@ def _schema_jobs(source: DataSource) -> list[tuple[SourceFile, str]]:
     return jobs
 
 
-def check_schema_statements(storage: Storage, source: DataSource, config: Any, *, workers: int = 4) -> CheckItem:
+def check_schema_statements(
+    storage: Storage, source: DataSource, config: Any, *, workers: int = 4
+) -> CheckItem:
     """Lists what schema files hold besides their CREATE: ``restore_schema`` does not run it.
 
     A warning, not a failure: a ``GRANT`` not applied or a trigger not created is the user's to decide.
@@ -989,7 +994,8 @@ def check_schema_statements(storage: Storage, source: DataSource, config: Any, *
         else ""
     )
     if not listed:
-        return _passed(name, f"schema files hold only CREATE statements and session settings{design_note}", WARNING)
+        message = f"schema files hold only CREATE statements and session settings{design_note}"
+        return _passed(name, message, WARNING)
     lines = [f"  {path} line {s.statement.line}: {s.what}" for path, s in listed[:_SHOWN]]
     if len(listed) > _SHOWN:
         lines.append(f"  ... and {len(listed) - _SHOWN} more")
@@ -1031,7 +1037,9 @@ def check_definers(
         if definer is not None and definer != "CURRENT_USER" and definer.lower() != me:
             others.append((qualified_name(view.schema, view.name), definer))
     if not others:
-        return _passed(name, "mydumper.keep-definer: every view's definer is the importing user (or none is named)")
+        return _passed(
+            name, "mydumper.keep-definer: every view's definer is the importing user (or none is named)"
+        )
     grants = read_grants(conn, facts)
     wanted = definer_privileges(facts.flavor)
     # Global privileges: only a grant ON *.* gives them (ALL ON `db`.* does not).
@@ -1042,7 +1050,9 @@ def check_definers(
     )
     shown = ", ".join(f"{view} (DEFINER={definer})" for view, definer in others[:_SHOWN])
     if held:
-        return _passed(name, f"mydumper.keep-definer: {me} may create views for their dump's definers: {shown}")
+        return _passed(
+            name, f"mydumper.keep-definer: {me} may create views for their dump's definers: {shown}"
+        )
     verb = "may lack" if grants.unsure_reason else "lacks"
     return CheckItem(
         name,
@@ -1073,9 +1083,8 @@ def check_before_schema(env: ImportEnv) -> PrecheckReport:
         catalog = TargetCatalog(conn, schemas, case_insensitive=facts.lower_case_table_names != 0)
         items.append(check_existing_objects(catalog, source, config))
         if config.lightning.check_requirements:
-            items += [
-                i for i in check_privileges(conn, config, source, facts, env.settings) if i.severity == CRITICAL
-            ]
+            privileges = check_privileges(conn, config, source, facts, env.settings)
+            items += [i for i in privileges if i.severity == CRITICAL]
             if config.mydumper.keep_definer and source.views:
                 items.append(check_definers(conn, env.storage, source, config, facts))
     finally:

@@ -534,7 +534,9 @@ def _read_create_head(tokens: Sequence[_Token], sql: bytes, origin: _Origin) -> 
     kind = _OBJECT_KINDS.get(object_word, object_word.lower())
     at += 1
     if kind not in _KINDS:
-        return _CreateHead(kind, None, "", tokens[at - 1].end, at, algorithm, sql_security, temporary, definer)
+        return _CreateHead(
+            kind, None, "", tokens[at - 1].end, at, algorithm, sql_security, temporary, definer
+        )
     if _words_at(tokens, at, "IF", "NOT", "EXISTS"):
         at += 3
     name = _identifier(tokens[at]) if at < len(tokens) else None
@@ -903,7 +905,9 @@ def rewrite_definer(sql: bytes, *, keep_definer: bool, path: str = "") -> bytes:
     return _apply_edits(sql, edits)
 
 
-def _routine_security_edit(tokens: Sequence[_Token], head: _CreateHead, sql: bytes) -> tuple[int, int, bytes] | None:
+def _routine_security_edit(
+    tokens: Sequence[_Token], head: _CreateHead, sql: bytes
+) -> tuple[int, int, bytes] | None:
     """The edit that makes a routine ``SQL SECURITY INVOKER``: replace its characteristic, or add one."""
     at = head.body  # just after PROCEDURE / FUNCTION
     if _words_at(tokens, at, "IF", "NOT", "EXISTS"):
@@ -943,7 +947,7 @@ def _routine_security_edit(tokens: Sequence[_Token], head: _CreateHead, sql: byt
             at += 1
         elif _words_at(tokens, at, "CONTAINS", "SQL") or _words_at(tokens, at, "NO", "SQL"):
             at += 2
-        elif _words_at(tokens, at, "READS", "SQL", "DATA") or _words_at(tokens, at, "MODIFIES", "SQL", "DATA"):
+        elif any(_words_at(tokens, at, word, "SQL", "DATA") for word in ("READS", "MODIFIES")):
             at += 3
         else:
             break
@@ -1015,7 +1019,8 @@ def statements_not_run(schema_file: SchemaFile) -> list[SkippedStatement]:
         if not tokens:
             continue
         first = tokens[0].raw.upper().decode("ascii", "replace")
-        if first == "USE" or (first == "SET" and not (len(tokens) > 1 and tokens[1].is_word(*_SET_NOT_SESSION))):
+        session_set = first == "SET" and not (len(tokens) > 1 and tokens[1].is_word(*_SET_NOT_SESSION))
+        if first == "USE" or session_set:
             continue
         what, by_design = _describe_skipped(tokens, statement.sql, origin, schema_file)
         skipped.append(SkippedStatement(statement, what, by_design))
