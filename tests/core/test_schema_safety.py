@@ -338,6 +338,24 @@ def test_keep_definer_without_the_privilege_to_use_another_definer_stops_before_
     assert _objects(mysql_server, db) == {}
 
 
+def test_keep_definer_needs_no_extra_privilege_when_the_definer_is_the_importing_user(
+    mysql_server, fresh_database, make_database, tmp_path, restricted_user
+):
+    db, info = fresh_database, make_database("lt_ti")
+    restricted_user.grant(f"GRANT ALL ON `{db}`.* TO {{user}}", f"GRANT ALL ON `{info}`.* TO {{user}}")
+    view = f"CREATE DEFINER=`{restricted_user.name}`@`%` SQL SECURITY DEFINER VIEW v AS SELECT 1 AS a;\n"
+    source = _write(tmp_path / "dump", {f"{db}.v-schema-view.sql": view})
+    config = _config(source, mysql_server, info, tidb=restricted_user.tidb, mydumper={"keep-definer": True})
+
+    summary = run_import(config, MemoryCheckpointStore())
+
+    assert summary.precheck.item("definers").passed
+    assert _sql(
+        mysql_server, None,
+        f"SELECT DEFINER, SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '{db}'",
+    ) == [(f"{restricted_user.name}@%", "DEFINER")]
+
+
 # --- least privilege: a missing privilege is named before any DDL --------------------------------------
 
 

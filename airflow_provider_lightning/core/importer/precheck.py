@@ -1029,12 +1029,13 @@ def check_definers(
         cur.execute("SELECT CURRENT_USER()")
         current = _text(cur.fetchone()[0])
     user, _, host = current.rpartition("@")
-    me = f"'{user}'@'{host}'".lower()
+    me = f"'{user}'@'{host}'"
     others: list[tuple[str, str]] = []
     for view in source.views:
         parsed = _read_schema_file_quietly(storage, view.schema_file, "view", charset)
         definer = schema_file_definer(parsed) if parsed is not None else None
-        if definer is not None and definer != "CURRENT_USER" and definer.lower() != me:
+        # User names are case-sensitive, host names are not.
+        if definer is not None and definer != "CURRENT_USER" and not _same_account(definer, me):
             others.append((qualified_name(view.schema, view.name), definer))
     if not others:
         return _passed(
@@ -1064,6 +1065,12 @@ def check_definers(
         "then created without their definer and read with the privileges of whoever queries them "
         "(SQL SECURITY INVOKER)",
     )
+
+
+def _same_account(a: str, b: str) -> bool:
+    user_a, _, host_a = a.rpartition("@")
+    user_b, _, host_b = b.rpartition("@")
+    return user_a == user_b and host_a.lower() == host_b.lower()
 
 
 def check_before_schema(env: ImportEnv) -> PrecheckReport:
