@@ -353,6 +353,7 @@ class MydumperConfig:
     data_source_dir: str = ""
     filter: tuple[str, ...] = DEFAULT_FILTER
     no_schema: bool = False
+    keep_definer: bool = False  # ours, not Lightning's: views keep their dump's DEFINER and SQL SECURITY
     character_set: str = "auto"
     data_character_set: str = "binary"
     data_invalid_char_replace: str = INVALID_CHAR_REPLACEMENT
@@ -1376,6 +1377,7 @@ def _read_mydumper(table: _Table) -> MydumperConfig:
     source_dir = table.read("data-source-dir", _parse_source_dir, "")
     filter_rules = table.read("filter", _parse_str_list, DEFAULT_FILTER)
     no_schema = table.read("no-schema", _parse_bool, False)
+    keep_definer = table.read("keep-definer", _parse_bool, False)
     character_set = table.read("character-set", _parse_schema_charset, "auto")
     data_character_set = table.read("data-character-set", _parse_data_charset, "binary")
     invalid_char_replace = table.read("data-invalid-char-replace", _parse_str, INVALID_CHAR_REPLACEMENT)
@@ -1414,6 +1416,7 @@ def _read_mydumper(table: _Table) -> MydumperConfig:
         data_source_dir=source_dir,
         filter=filter_rules,
         no_schema=no_schema,
+        keep_definer=keep_definer,
         character_set=character_set,
         data_character_set=data_character_set,
         data_invalid_char_replace=invalid_char_replace,

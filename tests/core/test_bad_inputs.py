@@ -5,6 +5,7 @@ Every case in ``tests/data/bad/<case>/`` is a tiny data source (database ``bad``
 - ``outcome = "error"``: a non-zero exit, no traceback, and a last message matching every regex of
   ``messages`` (they name the file and the byte offset or line, or the table);
 - ``outcome = "ok"``: exit 0, and still no traceback;
+- ``output``: regexes that must all match the command's whole output (the precheck report is in it);
 - ``[tables]``: the exact rows of each table of the target database afterwards (a list of rows, or
   ``{ ids = [first, last], v = "row{id}" }``); tables not listed must not exist. When the prechecks
   refuse the import, the tables must be empty: nothing is written before them;
@@ -130,6 +131,9 @@ def test_bad_input(case, mysql_server, make_database, tmp_path):
         missing = [p for p in expect.get("pending", {}).get("messages", ()) if not re.search(p, message)]
         if missing:
             pending.append(PENDING_MESSAGES.format(", ".join(missing)))
+
+    for pattern in expect.get("output", ()):
+        assert re.search(_substitute(pattern, victim), output), f"{pattern!r} not in the output:\n{output}"
 
     keys = {f"`{target}`.`{name.replace('`', '``')}`" for name in _tables(mysql_server, target)}
     unquoted = _unquoted_commands(output, keys)

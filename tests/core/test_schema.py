@@ -22,7 +22,9 @@ from airflow_provider_lightning.core.mydump.schema import (
     parse_schema_file,
     quote_identifier,
     rewrite_create,
+    schema_file_definer,
     split_statements,
+    statements_not_run,
 )
 from tests.conftest import MySQLServer, run_mydumper
 
@@ -454,23 +456,81 @@ def test_qualified_or_replace_table_becomes_if_not_exists_under_the_target_name(
     ]
 
 
-def test_view_comes_after_use_and_dropping_its_placeholder_table():
+def test_view_comes_after_use_drops_nothing_and_reads_as_its_invoker():
     schema_file = parse_schema_file(MYDUMPER_VIEW, path="f.sql", kind="view")
     assert rewrite_create(schema_file, target_schema="s", target_name="v2", server=MARIADB_10_11) == [
         "USE `s`",
-        "DROP TABLE IF EXISTS `s`.`v2`",
-        "CREATE OR REPLACE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `s`.`v2` AS "
+        "CREATE OR REPLACE ALGORITHM=UNDEFINED SQL SECURITY INVOKER VIEW `s`.`v2` AS "
         "select `t`.`id` AS `id`,`t`.`s` AS `s` from `t`",
     ]
 
 
 @pytest.mark.parametrize("definer", [b"'app'@'%'", b"CURRENT_USER()", b"app@localhost", b"`some_role`"])
-def test_view_loses_any_definer_and_keeps_its_security(definer):
-    data = b"CREATE DEFINER=" + definer + b" SQL SECURITY INVOKER VIEW IF NOT EXISTS `v` (`a`) AS select 1"
+def test_view_loses_any_definer_and_reads_as_its_invoker(definer):
+    data = b"CREATE DEFINER=" + definer + b" SQL SECURITY DEFINER VIEW IF NOT EXISTS `v` (`a`) AS select 1"
     schema_file = parse_schema_file(data, path="f.sql", kind="view")
-    assert rewrite_create(schema_file, target_schema="s", target_name="v", server=MYSQL_8)[2] == (
+    assert rewrite_create(schema_file, target_schema="s", target_name="v", server=MYSQL_8)[1] == (
         "CREATE OR REPLACE SQL SECURITY INVOKER VIEW `s`.`v` (`a`) AS select 1"
     )
+
+
+@pytest.mark.parametrize("definer", [b"'app'@'%'", b"CURRENT_USER()", b"app@localhost", b"`some_role`"])
+def test_keep_definer_keeps_the_definer_and_security_as_written(definer):
+    data = b"CREATE DEFINER=" + definer + b" SQL SECURITY DEFINER VIEW `v` AS select 1"
+    schema_file = parse_schema_file(data, path="f.sql", kind="view")
+    statements = rewrite_create(schema_file, target_schema="s", target_name="v", server=MYSQL_8, keep_definer=True)
+    assert statements[1] == (
+        "CREATE OR REPLACE DEFINER=" + definer.decode() + " SQL SECURITY DEFINER VIEW `s`.`v` AS select 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("definer", "account"),
+    [
+        (b"'app'@'%'", "'app'@'%'"),
+        (b"`root`@`localhost`", "'root'@'localhost'"),
+        (b"app@localhost", "'app'@'localhost'"),
+        (b"'o''neil'@'%'", "'o''neil'@'%'"),
+        (b"CURRENT_USER", "CURRENT_USER"),
+    ],
+)
+def test_the_definer_of_a_schema_file_is_read_as_an_account(definer, account):
+    data = b"/*!50013 DEFINER=" + definer + b" SQL SECURITY DEFINER */ VIEW `v` AS select 1"
+    schema_file = parse_schema_file(b"CREATE " + data, path="f.sql", kind="view")
+    assert schema_file_definer(schema_file) == account
+    no_definer = parse_schema_file(b"CREATE VIEW `v` AS select 1", path="f.sql", kind="view")
+    assert schema_file_definer(no_definer) is None
+
+
+def test_statements_beside_the_create_are_listed_and_the_dumpers_own_are_marked_by_design():
+    data = (
+        b"/*!40101 SET NAMES binary*/;\nSET character_set_client = utf8mb4;\n"
+        b"DROP TABLE IF EXISTS `v`;\n/*!50001 DROP VIEW IF EXISTS `v`*/;\nCREATE TABLE `v` (`a` int);\n"
+        b"GRANT ALL ON *.* TO 'x'@'%';\nDROP DATABASE `victim`;\nINSERT INTO t VALUES (1);\n"
+        b"CREATE VIEW `v` AS select 1;\nSET GLOBAL max_connections = 1;\n"
+        b"CREATE DEFINER=root@localhost TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;\n"
+    )
+    schema_file = parse_schema_file(data, path="f.sql", kind="view")
+    listed = [(s.what, s.by_design, s.statement.line) for s in statements_not_run(schema_file)]
+    assert listed == [
+        ("DROP TABLE", True, 3),
+        ("DROP VIEW", True, 4),
+        ("CREATE TABLE", True, 5),
+        ("GRANT", False, 6),
+        ("DROP DATABASE", False, 7),
+        ("INSERT", False, 8),
+        ("SET GLOBAL", False, 10),
+        ("CREATE TRIGGER", False, 11),
+    ]
+
+
+def test_dropping_another_object_is_never_by_design():
+    data = b"DROP TABLE IF EXISTS `other`;\nDROP TABLE `t`;\nCREATE TABLE `t` (a int);\n"
+    schema_file = parse_schema_file(data, path="f.sql", kind="table")
+    assert [(s.what, s.by_design) for s in statements_not_run(schema_file)] == [
+        ("DROP TABLE", False),
+        ("DROP TABLE", False),
+    ]
 
 
 def test_view_query_names_qualified_with_its_source_schema_follow_it_to_the_target_schema():
@@ -482,8 +542,8 @@ def test_view_query_names_qualified_with_its_source_schema_follow_it_to_the_targ
     statements = rewrite_create(
         schema_file, target_schema="dst", target_name="v", server=MYSQL_8, source_schema="src"
     )
-    assert statements[2] == (
-        "CREATE OR REPLACE VIEW `dst`.`v` AS select `dst`.`t`.`id` AS `src` from `t` join `other`.`u` "
+    assert statements[1] == (
+        "CREATE OR REPLACE SQL SECURITY INVOKER VIEW `dst`.`v` AS select `dst`.`t`.`id` AS `src` from `t` join `other`.`u` "
         "join `dst`.w where 'src.' = `t`.`src`"
     )
 
@@ -500,9 +560,9 @@ MYSQLDUMP_VIEW = (
 @pytest.mark.parametrize("server", [MARIADB_10_11, MYSQL_8, TIDB_7])
 def test_mysqldump_view_in_executable_comments_is_opened_up_for_the_target(server):
     schema_file = parse_schema_file(MYSQLDUMP_VIEW, path="f.sql", kind="view")
-    create = rewrite_create(schema_file, target_schema="s", target_name="v", server=server)[2]
+    create = rewrite_create(schema_file, target_schema="s", target_name="v", server=server)[1]
     assert re.sub(r"\s+", " ", create) == (
-        "CREATE OR REPLACE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `s`.`v` "
+        "CREATE OR REPLACE ALGORITHM=UNDEFINED SQL SECURITY INVOKER VIEW `s`.`v` "
         "AS select `t`.`id` AS `id` from `t`"
     )
 
@@ -779,15 +839,16 @@ def test_mydumper_database_file_recreates_the_database_under_its_target_name(
 
 
 def _restore_view(server: MySQLServer, dump: Path, source: str, target: str, view: str) -> None:
-    _restore(server, dump / f"{source}.{view}-schema.sql", "table", target, view)  # the placeholder table
+    # The placeholder table of the dump (db.view-schema.sql) is not created: the loader lets the view win.
     _restore(server, dump / f"{source}.{view}-schema-view.sql", "view", target, view, source=source)
 
 
 def _same_view(created: str, original: str, *, source: str, target: str) -> bool:
-    """Whether two SHOW CREATE VIEW outputs match but for the definer and the schema (which MariaDB prints
-    when the session's current database is another one)."""
+    """Whether two SHOW CREATE VIEW outputs match but for the definer, its security (INVOKER, as the import
+    writes it) and the schema (which MariaDB prints when the session's current database is another one)."""
 
     def normalized(create_view: str) -> str:
+        create_view = re.sub(r" SQL SECURITY (DEFINER|INVOKER)", " SQL SECURITY INVOKER", create_view)
         return re.sub(r" DEFINER=`[^`]*`@`[^`]*`", "", create_view)
 
     renamed = normalized(original).replace(quote_identifier(source), quote_identifier(target))

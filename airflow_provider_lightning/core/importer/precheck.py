@@ -46,7 +46,13 @@ from airflow_provider_lightning.core.importer.progress import format_bytes
 from airflow_provider_lightning.core.mydump.csv_parser import CsvParser
 from airflow_provider_lightning.core.mydump.loader import DataSource, SourceFile, TableSource
 from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.mydump.schema import parse_schema_file
+from airflow_provider_lightning.core.mydump.schema import (
+    SchemaFile,
+    SkippedStatement,
+    parse_schema_file,
+    schema_file_definer,
+    statements_not_run,
+)
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser
 from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file
 from airflow_provider_lightning.core.target import (
@@ -234,8 +240,15 @@ def _requirement_checks(env: ImportEnv, store: CheckpointStore | None) -> list[C
         run("unmatched files", lambda: check_unmatched_files(source))
         if source.warnings:
             items.append(check_source_layout(source))
+        run("existing objects", lambda: check_existing_objects(catalog, source, config))
         if not config.mydumper.no_schema:
             run("schema files", lambda: check_schema_files(env.storage, source, config, workers=workers))
+            run(
+                "schema statements",
+                lambda: check_schema_statements(env.storage, source, config, workers=workers),
+            )
+            if config.mydumper.keep_definer and source.views:
+                run("definers", lambda: check_definers(conn, env.storage, source, config, facts))
         probes: list[FileProbe] = []
 
         def readable() -> CheckItem:
@@ -726,7 +739,8 @@ def privilege_needs(config: Any, source: DataSource, settings: ConnectionSetting
                     view.schema,
                     view.name,
                     CRITICAL,
-                    "a view replaces the placeholder table of the dump (DROP TABLE IF EXISTS; OR REPLACE)",
+                    "views are created with CREATE OR REPLACE VIEW, which needs DROP on the view even when "
+                    "it does not exist yet",
                 )
             )
     info = config.lightning.task_info_schema_name
@@ -885,6 +899,207 @@ def _grant_statements(needs: Sequence[PrivilegeNeed], account: str) -> str:
 def _escape_wildcards(schema: str) -> str:
     """A database name as an exact GRANT pattern (``_`` and ``%`` are wildcards there)."""
     return schema.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
+# --- what the schema step may touch ---------------------------------------------------------------------
+
+
+def check_existing_objects(catalog: TargetCatalog, source: DataSource, config: Any) -> CheckItem:
+    """No object of the target is of another kind than the dump's object of that name.
+
+    ``restore_schema`` never drops or replaces what it did not create: a view in the dump where the target
+    has a table (``CREATE OR REPLACE VIEW`` would need the table gone), or a table where the target has a
+    view (rows would be written through the view into whatever it reads), stops the import before any DDL.
+    """
+    name = "existing objects"
+    clashes: list[str] = []
+    for table in source.tables:
+        found = catalog.get(table.schema, table.name)
+        if found is not None and found.is_view:
+            origin = table.schema_file.path if table.schema_file is not None else "its data files"
+            clashes.append(
+                f"{qualified_name(found.schema, found.name)}: the dump has a table ({origin}), "
+                "the target has a view of that name"
+            )
+    if not config.mydumper.no_schema:
+        for view in source.views:
+            found = catalog.get(view.schema, view.name)
+            if found is not None and not found.is_view:
+                clashes.append(
+                    f"{qualified_name(found.schema, found.name)}: the dump has a view "
+                    f"({view.schema_file.path}), the target has a table of that name "
+                    f"({found.engine or 'no engine'})"
+                )
+    if not clashes:
+        return _passed(name, "no table or view of the target is of another kind than the dump's of its name")
+    return CheckItem(
+        name,
+        CRITICAL,
+        False,
+        f"{len(clashes)} objects of the target would have to be replaced by another kind:\n"
+        + "\n".join(f"  {c}" for c in clashes[:_SHOWN])
+        + (f"\n  ... and {len(clashes) - _SHOWN} more" if len(clashes) > _SHOWN else ""),
+        "the import never drops or replaces what it did not create: drop or rename the target's object "
+        "yourself if it may go, or send the dump's object elsewhere with [[routes]] or leave it out with "
+        "mydumper.filter",
+    )
+
+
+def _read_schema_file_quietly(
+    storage: Storage, file: SourceFile, kind: str, charset: str
+) -> SchemaFile | None:
+    """The parsed schema file, or None if it cannot be read (the "schema files" check reports why)."""
+    try:
+        with open_source_file(storage, file.path, file.compression) as f:
+            data = f.read()
+        return parse_schema_file(data, path=file.path, kind=kind, charset=charset)  # type: ignore[arg-type]
+    except (SourceError, LightningError):
+        return None
+
+
+def _schema_jobs(source: DataSource) -> list[tuple[SourceFile, str]]:
+    jobs: list[tuple[SourceFile, str]] = []
+    for db in source.databases:
+        if db.schema_file is not None:
+            jobs.append((db.schema_file, "database"))
+        jobs.extend((t.schema_file, "table") for t in db.tables if t.schema_file is not None)
+        jobs.extend((v.schema_file, "view") for v in db.views)
+    return jobs
+
+
+def check_schema_statements(
+    storage: Storage, source: DataSource, config: Any, *, workers: int = 4
+) -> CheckItem:
+    """Lists what schema files hold besides their CREATE: ``restore_schema`` does not run it.
+
+    A warning, not a failure: a ``GRANT`` not applied or a trigger not created is the user's to decide.
+    What the dumpers write around every CREATE (session ``SET``s, ``DROP ... IF EXISTS`` of the object
+    itself, a view's placeholder ``CREATE TABLE``) is skipped by design and only counted.
+    """
+    name = "schema statements"
+    charset = config.mydumper.character_set
+
+    def skipped(job: tuple[SourceFile, str]) -> list[tuple[str, SkippedStatement]]:
+        parsed = _read_schema_file_quietly(storage, job[0], job[1], charset)
+        return [(job[0].path, s) for s in statements_not_run(parsed)] if parsed is not None else []
+
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="precheck-statements") as pool:
+        found = [s for file_skipped in pool.map(skipped, _schema_jobs(source)) for s in file_skipped]
+    by_design = [s for _, s in found if s.by_design]
+    listed = [(path, s) for path, s in found if not s.by_design]
+    design_note = (
+        f"; {len(by_design)} statements the dumpers write around a CREATE (DROP ... IF EXISTS of the object "
+        "itself, a view's placeholder table) are skipped by design"
+        if by_design
+        else ""
+    )
+    if not listed:
+        message = f"schema files hold only CREATE statements and session settings{design_note}"
+        return _passed(name, message, WARNING)
+    lines = [f"  {path} line {s.statement.line}: {s.what}" for path, s in listed[:_SHOWN]]
+    if len(listed) > _SHOWN:
+        lines.append(f"  ... and {len(listed) - _SHOWN} more")
+    return CheckItem(
+        name,
+        WARNING,
+        False,
+        f"{len(listed)} statements of schema files are not run (only CREATE DATABASE / TABLE / VIEW is)"
+        f"{design_note}:\n" + "\n".join(lines),
+        "nothing but the CREATE of a schema file ever runs; if you need what these statements do (a GRANT, a "
+        "trigger, a routine), run them yourself after the import, once you have read them",
+    )
+
+
+def definer_privileges(flavor: ServerFlavor) -> tuple[str, ...]:
+    """Any one of these lets a user create a view for another definer."""
+    if flavor is ServerFlavor.MARIADB:
+        return ("SET USER", "SUPER")
+    if flavor is ServerFlavor.MYSQL:
+        return ("SET_ANY_DEFINER", "SET_USER_ID", "SUPER")
+    return ("SUPER",)
+
+
+def check_definers(
+    conn: Any, storage: Storage, source: DataSource, config: Any, facts: ServerFacts
+) -> CheckItem:
+    """With ``mydumper.keep-definer``: the importing user may create views for the dump's definers."""
+    name = "definers"
+    charset = config.mydumper.character_set
+    with conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER()")
+        current = _text(cur.fetchone()[0])
+    user, _, host = current.rpartition("@")
+    me = f"'{user}'@'{host}'"
+    others: list[tuple[str, str]] = []
+    for view in source.views:
+        parsed = _read_schema_file_quietly(storage, view.schema_file, "view", charset)
+        definer = schema_file_definer(parsed) if parsed is not None else None
+        # User names are case-sensitive, host names are not.
+        if definer is not None and definer != "CURRENT_USER" and not _same_account(definer, me):
+            others.append((qualified_name(view.schema, view.name), definer))
+    if not others:
+        return _passed(
+            name, "mydumper.keep-definer: every view's definer is the importing user (or none is named)"
+        )
+    grants = read_grants(conn, facts)
+    wanted = definer_privileges(facts.flavor)
+    # Global privileges: only a grant ON *.* gives them (ALL ON `db`.* does not).
+    held = any(
+        g.schema is None and not g.revoke and _grants(g.privileges, privilege)
+        for g in grants.grants
+        for privilege in wanted
+    )
+    shown = ", ".join(f"{view} (DEFINER={definer})" for view, definer in others[:_SHOWN])
+    if held:
+        return _passed(
+            name, f"mydumper.keep-definer: {me} may create views for their dump's definers: {shown}"
+        )
+    verb = "may lack" if grants.unsure_reason else "lacks"
+    return CheckItem(
+        name,
+        CRITICAL,
+        False,
+        f"mydumper.keep-definer is set, and {me} {verb} the privilege to create views for another definer "
+        f"({' or '.join(wanted)}): {shown}",
+        f"grant it (GRANT {wanted[0]} ON *.* TO {me};), or leave mydumper.keep-definer unset: the views are "
+        "then created without their definer and read with the privileges of whoever queries them "
+        "(SQL SECURITY INVOKER)",
+    )
+
+
+def _same_account(a: str, b: str) -> bool:
+    user_a, _, host_a = a.rpartition("@")
+    user_b, _, host_b = b.rpartition("@")
+    return user_a == user_b and host_a.lower() == host_b.lower()
+
+
+def check_before_schema(env: ImportEnv) -> PrecheckReport:
+    """The checks ``restore_schema`` runs before its first DDL, so that a failure leaves the target as it was.
+
+    "existing objects" always runs (the import never replaces what it did not create); the privileges and,
+    with ``mydumper.keep-definer``, the definers too unless ``check-requirements = false``. They run again,
+    in the full report, in ``precheck``.
+    """
+    config = env.config
+    source = env.source
+    facts = env.prepared.facts
+    items: list[CheckItem] = []
+    conn = env.connect()
+    try:
+        schemas = {t.schema for t in source.tables} | {v.schema for v in source.views}
+        catalog = TargetCatalog(conn, schemas, case_insensitive=facts.lower_case_table_names != 0)
+        items.append(check_existing_objects(catalog, source, config))
+        if config.lightning.check_requirements:
+            privileges = check_privileges(conn, config, source, facts, env.settings)
+            items += [i for i in privileges if i.severity == CRITICAL]
+            if config.mydumper.keep_definer and source.views:
+                items.append(check_definers(conn, env.storage, source, config, facts))
+    finally:
+        conn.close()
+    report = PrecheckReport(tuple(items))
+    if report.failed:
+        raise PrecheckFailed("prechecks failed (before the schema was created):\n" + report.render())
+    return report
 
 
 # --- checkpoints -----------------------------------------------------------------------------------------

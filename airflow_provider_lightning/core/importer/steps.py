@@ -51,7 +51,12 @@ from airflow_provider_lightning.core.errors import (
     PrecheckFailed,
     TargetError,
 )
-from airflow_provider_lightning.core.importer.precheck import PrecheckReport, check_schema_files, precheck
+from airflow_provider_lightning.core.importer.precheck import (
+    PrecheckReport,
+    check_before_schema,
+    check_schema_files,
+    precheck,
+)
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, plan_table, table_fingerprint
 from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.importer.session import ImportSession, decide_session
@@ -407,6 +412,8 @@ def restore_schema(env: ImportEnv) -> list[str]:
         if not item.passed:
             advice = f"\n{item.advice}" if item.advice else ""
             raise PrecheckFailed(f"schema files that cannot be read:\n{item.message}{advice}")
+    # Before the first DDL: no object of another kind in the way, and every privilege the import needs.
+    check_before_schema(env)
 
     def read(path: str, compression: Compression) -> bytes:
         with open_source_file(env.storage, path, compression) as f:
@@ -441,6 +448,7 @@ def restore_schema(env: ImportEnv) -> list[str]:
             target_name=view.name,
             server=server,
             source_schema=view.schema_file.source_schema,
+            keep_definer=config.mydumper.keep_definer,
         )
 
     executed: list[str] = []

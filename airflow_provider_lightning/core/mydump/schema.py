@@ -58,13 +58,18 @@ __all__ = [
     "SchemaFile",
     "SchemaKind",
     "ServerFlavor",
+    "SkippedStatement",
     "ServerInfo",
     "Statement",
     "collation_for_server",
+    "definer_clauses",
     "parse_schema_file",
     "quote_identifier",
     "rewrite_create",
+    "rewrite_definer",
+    "schema_file_definer",
     "split_statements",
+    "statements_not_run",
 ]
 
 logger = logging.getLogger(__name__)
@@ -489,6 +494,7 @@ class _CreateHead:
     algorithm: tuple[int, int] | None  # byte span of ALGORITHM = ...
     sql_security: tuple[int, int] | None  # byte span of SQL SECURITY ...
     temporary: bool
+    definer: tuple[int, int] | None = None  # byte span of DEFINER = user
 
 
 _OBJECT_KINDS = {"DATABASE": "database", "SCHEMA": "database", "TABLE": "table", "VIEW": "view"}
@@ -500,7 +506,7 @@ def _read_create_head(tokens: Sequence[_Token], sql: bytes, origin: _Origin) -> 
     if not tokens or not tokens[0].is_word("CREATE"):
         return None
     at = 1
-    algorithm = sql_security = None
+    algorithm = sql_security = definer = None
     temporary = False
     if _words_at(tokens, at, "OR", "REPLACE"):
         at += 2
@@ -512,6 +518,7 @@ def _read_create_head(tokens: Sequence[_Token], sql: bytes, origin: _Origin) -> 
             at = end
         elif token.is_word("DEFINER"):
             at = _skip_user(tokens, _skip_equals(tokens, at + 1))
+            definer = (token.start, tokens[min(at, len(tokens)) - 1].end)
         elif _words_at(tokens, at, "SQL", "SECURITY"):
             end = min(at + 3, len(tokens))
             sql_security = (token.start, tokens[end - 1].end)
@@ -527,7 +534,9 @@ def _read_create_head(tokens: Sequence[_Token], sql: bytes, origin: _Origin) -> 
     kind = _OBJECT_KINDS.get(object_word, object_word.lower())
     at += 1
     if kind not in _KINDS:
-        return _CreateHead(kind, None, "", tokens[at - 1].end, at, algorithm, sql_security, temporary)
+        return _CreateHead(
+            kind, None, "", tokens[at - 1].end, at, algorithm, sql_security, temporary, definer
+        )
     if _words_at(tokens, at, "IF", "NOT", "EXISTS"):
         at += 3
     name = _identifier(tokens[at]) if at < len(tokens) else None
@@ -546,7 +555,9 @@ def _read_create_head(tokens: Sequence[_Token], sql: bytes, origin: _Origin) -> 
     if at + 2 < len(tokens) and tokens[at + 1].is_symbol(".") and (qualified := _identifier(tokens[at + 2])):
         schema, name, name_token = name, qualified, tokens[at + 2]
         at += 2
-    return _CreateHead(kind, schema, name, name_token.end, at + 1, algorithm, sql_security, temporary)
+    return _CreateHead(
+        kind, schema, name, name_token.end, at + 1, algorithm, sql_security, temporary, definer
+    )
 
 
 def _words_at(tokens: Sequence[_Token], at: int, *words: str) -> bool:
@@ -772,21 +783,24 @@ def rewrite_create(
     target_name: str = "",
     server: ServerInfo,
     source_schema: str | None = None,
+    keep_definer: bool = False,
 ) -> list[str]:
     """The statements that create ``schema_file``'s object on the target, idempotently, under its target name.
 
     - database: ``CREATE DATABASE IF NOT EXISTS `target_schema` <options as written>`` (``target_name`` is
       not used);
     - table: ``CREATE TABLE IF NOT EXISTS `target_schema`.`target_name` <the rest as written>``;
-    - view: ``USE `target_schema```, ``DROP TABLE IF EXISTS`` of the placeholder table the dump created under
-      the view's name, then ``CREATE OR REPLACE [ALGORITHM=..] [SQL SECURITY ..] VIEW `s`.`v` AS ...``. The
-      ``USE`` makes unqualified names in the view's query mean tables of the target schema, as they meant
-      the view's own schema in the source; it changes the session's current database. ``DEFINER`` is
-      dropped: the importing user usually may not create views for another user, so the view belongs to
-      the importing user. ``source_schema`` is the schema the view belongs to in the dump (from its file
-      name); names qualified with it in the view's query are renamed to ``target_schema``, since the dump's
-      tables of that schema are imported there. (MariaDB qualifies them in ``SHOW CREATE VIEW`` when, for
-      one, the view's definer does not exist.)
+    - view: ``USE `target_schema```, then ``CREATE OR REPLACE [ALGORITHM=..] SQL SECURITY INVOKER VIEW
+      `s`.`v` AS ...``. The ``USE`` makes unqualified names in the view's query mean tables of the target
+      schema, as they meant the view's own schema in the source; it changes the session's current
+      database. Nothing is dropped: the dumps' ``DROP TABLE IF EXISTS`` of their placeholder table is not
+      run (the placeholder is never created), and ``OR REPLACE`` fails on an existing table instead of
+      replacing it. ``DEFINER`` and ``SQL SECURITY`` are rewritten by :func:`definer_clauses`: by default
+      the view reads with the privileges of whoever queries it, not of its creator; ``keep_definer``
+      keeps them as the dump wrote them. ``source_schema`` is the schema the view belongs to in the dump
+      (from its file name); names qualified with it in the view's query are renamed to ``target_schema``,
+      since the dump's tables of that schema are imported there. (MariaDB qualifies them in ``SHOW CREATE
+      VIEW`` when, for one, the view's definer does not exist.)
 
     Statements are adapted to ``server`` as the module's docstring describes. Executable comments in the
     head of the statement (mysqldump's ``/*!50001 CREATE ALGORITHM=UNDEFINED */``) are resolved as ``server``
@@ -816,8 +830,9 @@ def rewrite_create(
     elif kind == "table":
         new_head = b"CREATE TABLE IF NOT EXISTS " + qualified
     else:
-        clauses = [sql[span[0] : span[1]] for span in (head.algorithm, head.sql_security) if span is not None]
-        new_head = b" ".join([b"CREATE OR REPLACE", *clauses, b"VIEW", qualified])
+        algorithm = [sql[head.algorithm[0] : head.algorithm[1]]] if head.algorithm is not None else []
+        clauses = definer_clauses(sql, head, keep_definer=keep_definer)
+        new_head = b" ".join([b"CREATE OR REPLACE", *algorithm, *clauses, b"VIEW", qualified])
     body = sql[head.name_end :]
     source_schema = source_schema if source_schema is not None else head.schema
     if kind == "view" and source_schema is not None and source_schema != target_schema:
@@ -826,11 +841,226 @@ def rewrite_create(
     create = _sql_text(rewritten)
     if kind != "view":
         return [create]
-    return [
-        f"USE {quote_identifier(target_schema)}",
-        f"DROP TABLE IF EXISTS {_sql_text(qualified)}",
-        create,
-    ]
+    return [f"USE {quote_identifier(target_schema)}", create]
+
+
+SQL_SECURITY_INVOKER = b"SQL SECURITY INVOKER"
+
+
+def definer_clauses(sql: bytes, head: _CreateHead, *, keep_definer: bool) -> list[bytes]:
+    """The ``DEFINER`` and ``SQL SECURITY`` clauses of a rewritten CREATE head.
+
+    A dump's definer is usually a powerful account of the source server; the importing user usually holds
+    every privilege of the target. Either way a ``SQL SECURITY DEFINER`` object runs with privileges that
+    the people who may query it do not have (a view over ``mysql.user`` in a dump would show the target's
+    password hashes to anyone who may read the imported database). So by default the definer is dropped
+    (the object belongs to the importing user) and the object runs as ``SQL SECURITY INVOKER``: with the
+    privileges of whoever uses it. ``keep_definer`` keeps both as written (the importing user then needs
+    the right to create objects for another user, which the precheck verifies).
+
+    :func:`rewrite_definer` applies the same rule to a whole statement of any kind (triggers, routines and
+    events, once the import creates them: routines carry ``SQL SECURITY`` among their characteristics,
+    triggers and events have none and always run as their definer).
+    """
+    if keep_definer:
+        return [sql[span[0] : span[1]] for span in (head.definer, head.sql_security) if span is not None]
+    return [SQL_SECURITY_INVOKER] if head.kind == "view" else []
+
+
+# Routine characteristics (MariaDB's and MySQL's CREATE PROCEDURE / FUNCTION), which sit between the
+# parameter list (and a function's RETURNS type) and the body.
+_ROUTINE_KINDS = ("procedure", "function")
+_TYPE_MODIFIERS = ("UNSIGNED", "SIGNED", "ZEROFILL", "BINARY", "ASCII", "UNICODE", "BYTE")
+
+
+def rewrite_definer(sql: bytes, *, keep_definer: bool, path: str = "") -> bytes:
+    """``sql``, a CREATE VIEW / PROCEDURE / FUNCTION / TRIGGER / EVENT, with the definer rule applied.
+
+    By default the ``DEFINER`` clause is removed (the object belongs to the importing user) and views and
+    routines get ``SQL SECURITY INVOKER`` (replacing the one written, or added before a routine's body);
+    triggers and events have no such clause and run as their (now the importing) user. ``keep_definer``
+    returns ``sql`` unchanged. Any other statement is returned unchanged. The rest of the statement is kept
+    byte for byte.
+    """
+    if keep_definer:
+        return sql
+    origin = _Origin(path)
+    tokens = _tokenize(sql, origin).tokens
+    head = _read_create_head(tokens, sql, origin)
+    if head is None:
+        return sql
+    edits: list[tuple[int, int, bytes]] = []
+    if head.definer is not None:
+        edits.append((head.definer[0], head.definer[1], b""))
+    if head.kind == "view":
+        if head.sql_security is not None:
+            edits.append((head.sql_security[0], head.sql_security[1], SQL_SECURITY_INVOKER))
+        else:
+            view_word = next(t for t in tokens if t.is_word("VIEW"))
+            edits.append((view_word.start, view_word.start, SQL_SECURITY_INVOKER + b" "))
+    elif head.kind in _ROUTINE_KINDS:
+        edit = _routine_security_edit(tokens, head, sql)
+        if edit is not None:
+            edits.append(edit)
+    return _apply_edits(sql, edits)
+
+
+def _routine_security_edit(
+    tokens: Sequence[_Token], head: _CreateHead, sql: bytes
+) -> tuple[int, int, bytes] | None:
+    """The edit that makes a routine ``SQL SECURITY INVOKER``: replace its characteristic, or add one."""
+    at = head.body  # just after PROCEDURE / FUNCTION
+    if _words_at(tokens, at, "IF", "NOT", "EXISTS"):
+        at += 3
+    at += 1  # the name
+    if at + 1 < len(tokens) and tokens[at].is_symbol("."):
+        at += 2
+    if at >= len(tokens) or not tokens[at].is_symbol("("):
+        return None
+    while at < len(tokens) and not (tokens[at].depth == 0 and tokens[at].is_symbol(")")):
+        at += 1
+    at += 1
+    if head.kind == "function" and at < len(tokens) and tokens[at].is_word("RETURNS"):
+        at += 2  # RETURNS and the type's name
+        if at < len(tokens) and tokens[at].is_symbol("("):
+            while at < len(tokens) and not (tokens[at].depth == 0 and tokens[at].is_symbol(")")):
+                at += 1
+            at += 1
+        while at < len(tokens):
+            if tokens[at].is_word(*_TYPE_MODIFIERS):
+                at += 1
+            elif tokens[at].is_word("CHARSET", "COLLATE"):
+                at += 2
+            elif _words_at(tokens, at, "CHARACTER", "SET"):
+                at += 3
+            else:
+                break
+    while at < len(tokens):
+        token = tokens[at]
+        if _words_at(tokens, at, "SQL", "SECURITY") and at + 2 < len(tokens):
+            return token.start, tokens[at + 2].end, SQL_SECURITY_INVOKER
+        if token.is_word("COMMENT"):
+            at += 2
+        elif token.is_word("LANGUAGE") or _words_at(tokens, at, "NOT", "DETERMINISTIC"):
+            at += 2
+        elif token.is_word("DETERMINISTIC"):
+            at += 1
+        elif _words_at(tokens, at, "CONTAINS", "SQL") or _words_at(tokens, at, "NO", "SQL"):
+            at += 2
+        elif any(_words_at(tokens, at, word, "SQL", "DATA") for word in ("READS", "MODIFIES")):
+            at += 3
+        else:
+            break
+    where = tokens[at].start if at < len(tokens) else len(sql)
+    return where, where, SQL_SECURITY_INVOKER + b" "
+
+
+def schema_file_definer(schema_file: SchemaFile) -> str | None:
+    """The account the CREATE statement names as ``DEFINER`` (``'root'@'localhost'``, or ``CURRENT_USER``),
+    with executable comments read as a server that runs them all (the definer clause of mysqldump's
+    ``/*!50013 DEFINER=... */``); ``None`` without a ``DEFINER`` clause."""
+    origin = _create_origin(schema_file)
+    sql = schema_file.create_sql
+    tokens = _tokenize(sql, origin).tokens
+    head = _read_create_head(tokens, sql, origin)
+    if head is None or head.definer is None:
+        return None
+    inside = [t for t in tokens if head.definer[0] <= t.start and t.end <= head.definer[1]]
+    user = [t for t in inside[1:] if not t.is_symbol("=")]
+    if user and user[0].is_word("CURRENT_USER"):
+        return "CURRENT_USER"
+    parts = [_account_part(t) for t in user if not t.is_symbol("@")]
+    if not parts:
+        return None
+    return "@".join("'" + p.replace("'", "''") + "'" for p in parts)
+
+
+def _account_part(token: _Token) -> str:
+    if token.kind is _TokenKind.STRING:
+        quote = token.raw[:1]
+        return token.raw[1:-1].replace(quote * 2, quote).decode("utf-8", "surrogateescape")
+    return _identifier(token) or ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedStatement:
+    """A statement of a schema file that ``restore_schema`` does not run.
+
+    ``what`` names its kind (``GRANT``, ``DROP DATABASE``, ``CREATE TRIGGER``); ``by_design`` is true for what
+    the dumpers always write around a CREATE (``DROP TABLE IF EXISTS`` of the object itself, the
+    placeholder ``CREATE TABLE`` of a view): normal output, not worth the user's attention.
+    """
+
+    statement: Statement
+    what: str
+    by_design: bool
+
+
+# Session statements the dumpers write around every CREATE: they belong to the dumping session.
+_SET_NOT_SESSION = ("GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", "ROLE", "DEFAULT")
+
+
+def statements_not_run(schema_file: SchemaFile) -> list[SkippedStatement]:
+    """The statements of ``schema_file`` other than its CREATE and the session settings dumpers write.
+
+    ``restore_schema`` runs only the CREATE (see :func:`rewrite_create`); everything else listed here is
+    skipped, and the precheck tells the user so (a ``GRANT`` not applied, a trigger not created).
+    """
+    skipped: list[SkippedStatement] = []
+    for statement in schema_file.statements:
+        if statement.sql == schema_file.create_sql:
+            continue
+        origin = _Origin(schema_file.path, statement.offset, statement.line)
+        try:
+            tokens = _tokenize(statement.sql, origin).tokens
+        except ParseError:
+            skipped.append(SkippedStatement(statement, _statement_summary(statement.sql), False))
+            continue
+        if not tokens:
+            continue
+        first = tokens[0].raw.upper().decode("ascii", "replace")
+        session_set = first == "SET" and not (len(tokens) > 1 and tokens[1].is_word(*_SET_NOT_SESSION))
+        if first == "USE" or session_set:
+            continue
+        what, by_design = _describe_skipped(tokens, statement.sql, origin, schema_file)
+        skipped.append(SkippedStatement(statement, what, by_design))
+    return skipped
+
+
+def _describe_skipped(
+    tokens: Sequence[_Token], sql: bytes, origin: _Origin, schema_file: SchemaFile
+) -> tuple[str, bool]:
+    first = tokens[0].raw.upper().decode("ascii", "replace")
+    if first == "CREATE":
+        try:
+            head = _read_create_head(tokens, sql, origin)
+        except ParseError:
+            head = None
+        if head is None:
+            return "CREATE", False
+        # A view's file may create a placeholder table of the view's own name first (mydumper does).
+        placeholder = schema_file.kind == "view" and head.kind == "table" and head.name == schema_file.name
+        return f"CREATE {head.kind.upper()}", placeholder
+    if first == "DROP" and len(tokens) > 1:
+        object_word = tokens[1].raw.upper().decode("ascii", "replace")
+        at = 2
+        if object_word == "TEMPORARY" and len(tokens) > 2:
+            object_word = tokens[2].raw.upper().decode("ascii", "replace")
+            at = 3
+        if_exists = _words_at(tokens, at, "IF", "EXISTS")
+        names = [_identifier(t) for t in tokens[at + 2 if if_exists else at :] if not t.is_symbol(".")]
+        # mydumper and mysqldump drop the object itself (or its placeholder) before creating it.
+        own = (
+            object_word in ("TABLE", "VIEW")
+            and if_exists
+            and schema_file.kind in ("table", "view")
+            and names[-1:] == [schema_file.name]
+            and len(names) <= 2
+        )
+        return f"DROP {object_word}", own
+    if first == "SET" and len(tokens) > 1:
+        return f"SET {tokens[1].raw.upper().decode('ascii', 'replace')}", False
+    return first, False
 
 
 # Names read from a "binary" schema file keep bytes that are not UTF-8 as surrogate escapes; these two

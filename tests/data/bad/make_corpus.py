@@ -535,8 +535,16 @@ case(
 case(
     "schema-with-extra-statements",
     """
-    description = "only the CREATE of a schema file runs: a DROP DATABASE, an INSERT and a DROP TABLE beside it never do"
+    description = '''
+    only the CREATE of a schema file runs: a DROP DATABASE, an INSERT and a DROP TABLE beside it never do, and
+    the precheck report lists each of them with its file and line'''
     outcome = "ok"
+    output = [
+        'schema statements +warn +3 statements of schema files are not run',
+        'bad\\.t-schema\\.sql line 1: DROP DATABASE',
+        'bad\\.t-schema\\.sql line 7: INSERT',
+        'bad\\.t-schema\\.sql line 8: DROP TABLE',
+    ]
     [tables]
     t = [[1, "row1"], [2, "row2"]]
     """,
