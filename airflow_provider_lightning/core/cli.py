@@ -796,8 +796,8 @@ def _run_ctl(args: argparse.Namespace, redact: Redactor) -> int:
         if not (args.dag_id and args.run_id):
             raise UsageError("--airflow-api needs --dag-id and --run-id: the DAG run whose checkpoints to use")
         redact.add(args.airflow_password)
-        # The Airflow store speaks the public REST API (no Airflow import): see hooks/airflow_ctl.py.
-        from airflow_provider_lightning.hooks.airflow_ctl import airflow_ctl_store  # noqa: PLC0415
+        # The Airflow store speaks the public REST API (no Airflow import): see core/airflow_api/run_store.py.
+        from airflow_provider_lightning.core.airflow_api.run_store import airflow_ctl_store  # noqa: PLC0415
 
         store, client = airflow_ctl_store(
             args.airflow_api, args.dag_id, args.run_id, group_id=args.task_group,

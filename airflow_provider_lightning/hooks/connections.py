@@ -21,7 +21,7 @@ from airflow_provider_lightning.core.errors import ConfigError
 from airflow_provider_lightning.core.storage import S3Options
 from airflow_provider_lightning.core.target import ConnectionSettings
 from airflow_provider_lightning.core.tls import tls_from_mysql_extras
-from airflow_provider_lightning.hooks.api import AirflowApiClient
+from airflow_provider_lightning.core.airflow_api.client import AirflowApiClient
 
 
 def _extras(conn: Any) -> dict[str, Any]:

@@ -606,7 +606,7 @@ class LightningCheckpointCtlOperator(BaseOperator):
         from airflow_provider_lightning.core.config import load_config  # noqa: PLC0415
         from airflow_provider_lightning.core.ctl import CtlTarget, run_ctl  # noqa: PLC0415
         from airflow_provider_lightning.core.target import connect  # noqa: PLC0415
-        from airflow_provider_lightning.hooks.airflow_ctl import AirflowRunCheckpointStore  # noqa: PLC0415
+        from airflow_provider_lightning.core.airflow_api.run_store import AirflowRunCheckpointStore  # noqa: PLC0415
         from airflow_provider_lightning.hooks.connections import AirflowApiHook, LightningTargetHook  # noqa: PLC0415
 
         config = load_config(data=self.config or None, overrides={"mydumper.data-source-dir": "."})

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
-from airflow_provider_lightning.hooks.api import AirflowApiClient
+from airflow_provider_lightning.core.airflow_api.client import AirflowApiClient
 
 API_USER = "admin"
 API_PASSWORD = "lightning-e2e"

@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_lightning.core.sample import write_shop_dump
 from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore
-from airflow_provider_lightning.hooks.api import RestStateStoreAccessor
+from airflow_provider_lightning.core.airflow_api.client import RestStateStoreAccessor
 from tests.airflow.conftest import shop_counts
 from tests.airflow.services import API_PASSWORD, API_USER
 

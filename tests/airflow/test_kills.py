@@ -33,7 +33,7 @@ import pytest
 
 from airflow_provider_lightning.core.checkpoints.mysql_store import MySQLCheckpointStore
 from airflow_provider_lightning.core.target import ConnectionSettings
-from airflow_provider_lightning.hooks.api import AirflowApiClient, RestStateStoreAccessor
+from airflow_provider_lightning.core.airflow_api.client import AirflowApiClient, RestStateStoreAccessor
 from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore
 from tests.airflow.services import AirflowServices
 from tests.conftest import MySQLServer

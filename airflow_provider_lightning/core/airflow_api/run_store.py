@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_provider_lightning.core.checkpoints.model import ChunkCheckpoint, TableCheckpoint, TaskCheckpoint
 from airflow_provider_lightning.core.errors import CheckpointError
-from airflow_provider_lightning.hooks.api import AirflowApiClient, RestStateStoreAccessor
+from airflow_provider_lightning.core.airflow_api.client import AirflowApiClient, RestStateStoreAccessor
 from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore
 
 
