@@ -277,12 +277,17 @@ class TableLeases:
 
     def is_shared(self, conn: Any, table: str, task_id: int) -> bool:
         """Whether other parallel imports wrote ``table`` alongside import ``task_id``."""
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT shared FROM {self._q}.{LEASE_TABLE} WHERE table_name = %s AND task_id = %s",
-                (table, task_id),
-            )
-            row = cur.fetchone()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"SELECT shared FROM {self._q}.{LEASE_TABLE} WHERE table_name = %s AND task_id = %s",
+                    (table, task_id),
+                )
+                row = cur.fetchone()
+        except pymysql.err.ProgrammingError as exc:
+            if exc.args[0] != 1146:  # no table: no lease was ever taken on this target
+                raise
+            return False
         return bool(row and row[0])
 
     def forget_task(self, conn: Any, task_id: int) -> None:
