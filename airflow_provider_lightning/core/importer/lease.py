@@ -217,11 +217,13 @@ class TableLeases:
                     if holder.live and _is_other_live_process_here(holder, owner):
                         blockers.append(holder)  # this same import is running right now in another process
                     continue  # our own import's earlier run: taken back by the upsert below
-                if holder.released:
-                    continue  # a parallel import done with the table, whose checkpoints are not cleaned yet
+                if holder.released or (owner.parallel and holder.parallel):
+                    # A co-writer: done with the table (its checkpoints not cleaned yet), writing now, or dead
+                    # and to be resumed — its row stays, to say the table is shared.
+                    continue
                 if not holder.live:
                     dead.append(holder)
-                elif not (owner.parallel and holder.parallel):
+                else:
                     blockers.append(holder)
             if blockers:
                 conn.rollback()
