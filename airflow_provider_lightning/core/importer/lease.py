@@ -208,7 +208,7 @@ class TableLeases:
             cur.execute(f"INSERT IGNORE INTO {self._q}.{ANCHOR_TABLE} (table_name) VALUES (%s)", (table,))
             conn.begin()
             cur.execute(f"SELECT table_name FROM {self._q}.{ANCHOR_TABLE} WHERE table_name = %s FOR UPDATE", (table,))
-            holders = self._read(cur, table)
+            holders = self._read(cur, table, lock=True)  # a locking read sees the latest rows, not a snapshot
             blockers, dead = [], []
             for holder in holders:
                 if holder.token == token:
@@ -303,12 +303,12 @@ class TableLeases:
             if exc.args[0] != 1146:  # no table: no import_table ever ran against this target
                 raise
 
-    def _read(self, cur: Any, table: str | None) -> list[LeaseHolder]:
+    def _read(self, cur: Any, table: str | None, *, lock: bool = False) -> list[LeaseHolder]:
         where, args = ("WHERE table_name = %s", (table,)) if table is not None else ("", ())
         cur.execute(
             "SELECT table_name, task_id, token, owner, host, pid, parallel, shared, acquired_at, heartbeat_at, "
             "expires_at, released_at IS NOT NULL, released_at IS NULL AND expires_at > UTC_TIMESTAMP(6) "
-            f"FROM {self._q}.{LEASE_TABLE} {where} ORDER BY table_name, acquired_at",
+            f"FROM {self._q}.{LEASE_TABLE} {where} ORDER BY table_name, acquired_at{' FOR UPDATE' if lock else ''}",
             args,
         )
         return [
