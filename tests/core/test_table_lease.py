@@ -252,3 +252,24 @@ def test_an_import_without_parallel_import_is_refused_a_table_parallel_imports_h
     go.touch()
     assert first.wait(60) == 0, first.output[-3000:]
     assert sum(setup.rows("numbers").values()) == ROWS // 3
+
+
+def test_an_import_whose_lease_was_taken_from_it_stops_writing_and_resumes_later(setup, source):
+    config = setup.config("only", source, lease="1s")
+    point, go = _paused(setup, setup.table("numbers"), "only")
+    run = setup.run(config, failpoints=point)
+    _wait_for(go.with_name(go.name + ".paused"), run, "its lease")
+    conn = setup.server.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"DELETE FROM `{setup.info}`.table_leases_v1")  # what another import's takeover does
+    conn.close()
+    _wait_for_text(run, "lease lost")  # its heartbeat noticed
+
+    go.touch()
+    assert run.wait(60) != 0
+    assert "lost its lease on the table while writing" in run.output
+    assert setup.rows("numbers") == Counter()  # not one batch after the lease was gone
+
+    resumed = setup.run(config, name="resumed-")  # nothing to ignore first: the table was not marked failed
+    assert resumed.wait(60) == 0, resumed.output[-3000:]
+    assert setup.rows("numbers") == _source_rows(NUMBERS, ROWS)

@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -448,7 +449,11 @@ def _is_other_live_process_here(holder: LeaseHolder, owner: LeaseOwner) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed process its parent has not reaped yet is a zombie: dead, whatever kill(0) says
+        stat = Path(f"/proc/{holder.pid}/stat").read_bytes()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
 
 
 def _held_message(table: str, owner: LeaseOwner, blockers: list[LeaseHolder], leases: TableLeases) -> str:
