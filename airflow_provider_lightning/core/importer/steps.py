@@ -51,9 +51,9 @@ from airflow_provider_lightning.core.errors import (
     PrecheckFailed,
     TargetError,
 )
-from airflow_provider_lightning.core.importer.precheck import PrecheckReport, check_schema_files, precheck
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.importer.lease import LeaseOwner, TableLease, TableLeaseLost, TableLeases
+from airflow_provider_lightning.core.importer.precheck import PrecheckReport, check_schema_files, precheck
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, plan_table, table_fingerprint
 from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.importer.session import ImportSession, decide_session
