@@ -79,11 +79,22 @@ _RETRYABLE = (1205, 1213)
 
 
 class TableLeaseHeld(LightningError):
-    """Another live import holds the table."""
+    """Another live import holds the table.
+
+    Retryable (for Airflow's retry policy): the other import may be done by the next try, which then
+    simply starts the table; nothing was written, and the table's checkpoint is not marked as failed.
+    """
+
+    retryable = True
 
 
 class TableLeaseLost(LightningError):
-    """This import's lease expired or was taken over while it was writing: it stopped writing."""
+    """This import's lease expired or was taken over while it was writing: it stopped writing.
+
+    Retryable: the next try resumes the table from its committed rows once it gets the lease back.
+    """
+
+    retryable = True
 
 
 @dataclass(frozen=True, slots=True)
