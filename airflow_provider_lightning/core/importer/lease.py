@@ -339,8 +339,9 @@ class TableLeases:
 class TableLease:
     """A lease this process holds: a heartbeat thread renews it until :meth:`release`.
 
-    When it cannot be renewed in time, or another process took it over, it is *lost*: ``lost`` is set and
-    every ``on_lost`` callback runs (the table import stops writing), and :meth:`ensure_held` raises.
+    When another process took it over (after it expired: a heartbeat that could not reach the target for
+    longer than the lease), it is *lost*: ``lost`` is set, every ``on_lost`` callback runs (the table
+    import stops writing), and :meth:`ensure_held` raises.
     """
 
     def __init__(self, leases: TableLeases, table: str, owner: LeaseOwner, token: str, *, renewed_at: float) -> None:
@@ -424,19 +425,23 @@ class TableLease:
                             "WHERE table_name = %s AND task_id = %s AND token = %s AND released_at IS NULL",
                             (self.leases._micros(), self.table, self.owner.task_id, self.token),
                         )
-                except Exception as exc:  # noqa: BLE001 - retried at the next beat, until the lease runs out
-                    log.warning("table %s: could not renew the lease: %s", self.table, exc)
+                except Exception as exc:  # noqa: BLE001 - retried at the next beat
+                    # The target is away (a restart, the network): the writers cannot write either, and
+                    # their own retries ride it out. The lease is not given up for that: only when the target
+                    # is back and the row is no longer ours (another import took it over) is it lost.
+                    log.warning("table %s: could not renew the lease (retrying): %s", self.table, exc)
                     if conn is not None:
                         conn.close()
                         conn = None
-                    # The server may count the lease as expired from duration after the last renewal sent.
-                    if time.monotonic() - self._renewed_at >= self.leases.duration * 0.9:
-                        self._lose(f"it could not be renewed for {self.leases.duration:g}s: {exc}")
-                        return
                     continue
                 if not renewed:
                     self._lose("another import took it over: its heartbeat had stopped for longer than the lease")
                     return
+                if sent - self._renewed_at > self.leases.duration:
+                    log.warning(
+                        "table %s: the lease was renewed only after %.0fs, past its duration (%gs); no other "
+                        "import had taken it meanwhile", self.table, sent - self._renewed_at, self.leases.duration,
+                    )
                 self._renewed_at = sent
         finally:
             if conn is not None:
