@@ -135,3 +135,25 @@ def test_a_parallel_import_is_refused_a_table_a_non_parallel_import_holds(leases
             leases.acquire(TABLE, _owner(2, parallel=True))
     finally:
         lease.release()
+
+
+def test_a_batch_transaction_goes_on_only_while_the_lease_is_its_imports(leases, mysql_server):
+    lease = leases.acquire(TABLE, _owner(1))
+    writer = mysql_server.connect()
+    try:
+        writer.begin()
+        with writer.cursor() as cur:
+            lease.fence(cur)  # ours: the batch may commit
+        writer.commit()
+        other = mysql_server.connect()
+        with other.cursor() as cur:
+            cur.execute(f"DELETE FROM `{leases.schema}`.{LEASE_TABLE}")  # taken over
+        other.close()
+        writer.begin()
+        with writer.cursor() as cur, pytest.raises(TableLeaseLost):
+            lease.fence(cur)
+        writer.rollback()
+        assert lease.lost.is_set()
+    finally:
+        writer.close()
+        lease.release()

@@ -156,13 +156,22 @@ class TableLeases:
     waits for a table another import holds before failing (``table-lease-wait``).
     """
 
-    def __init__(self, connect: Callable[[], Any], schema: str, *, duration: float, wait: float = 0.0) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        schema: str,
+        *,
+        duration: float,
+        wait: float = 0.0,
+        shared_locks: bool = True,
+    ) -> None:
         if duration <= 0:
             raise ValueError("a lease needs a positive duration")
         self._connect = connect
         self.schema = schema
         self.duration = duration
         self.wait = wait
+        self.shared_locks = shared_locks  # False on TiDB, which has no LOCK IN SHARE MODE
         self._q = quote_identifier(schema)
 
     def create_tables(self, conn: Any) -> None:
@@ -356,6 +365,25 @@ class TableLease:
         self._renewed_at = renewed_at  # monotonic time the last successful renewal was *sent*
         self._thread = threading.Thread(target=self._heartbeat, name=f"lease-{table}"[:60], daemon=True)
         self._thread.start()
+
+    def fence(self, cur: Any) -> None:
+        """In a batch's transaction, before its rows: go on only while this lease is ours.
+
+        The lease row is read with a shared lock held until the batch commits, so another import taking
+        the lease over (which deletes or replaces the row) waits for the batch, and every later batch finds
+        the row gone: no batch of this import commits after the table was taken over, whether or not the
+        heartbeat has noticed yet. (TiDB does not take shared locks; there the read is a plain one.)
+        """
+        lock = "" if self.leases.shared_locks is False else " LOCK IN SHARE MODE"
+        cur.execute(
+            f"SELECT 1 FROM {self.leases._q}.{LEASE_TABLE} WHERE table_name = %s AND task_id = %s AND token = %s "
+            f"AND released_at IS NULL{lock}",
+            (self.table, self.owner.task_id, self.token),
+        )
+        if cur.fetchone() is None:
+            if not self.lost.is_set():
+                self._lose("another import took it over: its heartbeat had stopped for longer than the lease")
+            self.ensure_held()
 
     def on_lost(self, callback: Callable[[], None]) -> None:
         self._on_lost.append(callback)

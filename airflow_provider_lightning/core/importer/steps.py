@@ -312,7 +312,11 @@ class ImportEnv:
             return None
         lightning = self.config.lightning
         return TableLeases(
-            self.connect, self.task_info_schema, duration=lightning.table_lease_duration, wait=lightning.table_lease_wait
+            self.connect,
+            self.task_info_schema,
+            duration=lightning.table_lease_duration,
+            wait=lightning.table_lease_wait,
+            shared_locks=self.prepared.facts.flavor is not ServerFlavor.TIDB,
         )
 
     def batch_limits(self) -> BatchLimits:
@@ -736,6 +740,7 @@ def _import_leased_table(
         session_sql=env.prepared.session.statements(),
         errors=errors,
         markers=markers,
+        fence=lease.fence if lease is not None else None,
     )
     # With markers the store is a lagging copy of them: save at a bounded rate and let a failed save wait
     # for the next one; without markers every committed batch must reach the store before the next.
