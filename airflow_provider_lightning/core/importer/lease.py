@@ -76,6 +76,7 @@ _CREATE_TABLES = (
 
 # A lock wait or a deadlock between two acquirers: the loser simply tries again.
 _RETRYABLE = (1205, 1213)
+_ATTEMPTS = 20
 
 
 class TableLeaseHeld(LightningError):
@@ -213,14 +214,15 @@ class TableLeases:
 
     def _try_acquire(self, conn: Any, table: str, owner: LeaseOwner, token: str) -> list[LeaseHolder]:
         """One attempt, in one transaction: the holders in the way, or [] with the lease taken."""
-        while True:
+        for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return self._attempt(conn, table, owner, token)
             except pymysql.err.OperationalError as exc:
                 conn.rollback()
-                if exc.args and exc.args[0] in _RETRYABLE:
-                    continue
-                raise
+                if attempt == _ATTEMPTS or not (exc.args and exc.args[0] in _RETRYABLE):
+                    raise
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
 
     def _attempt(self, conn: Any, table: str, owner: LeaseOwner, token: str) -> list[LeaseHolder]:
         with conn.cursor() as cur:
