@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pytest
 
 from airflow_provider_lightning.core import sample
 from tests.conftest import MySQLServer
-from tests.kill_scenario import LightningRun
+from tests.kill_scenario import LightningRun, lightning_command
 
 SCHEMA = "src"
 ROWS = 3000
@@ -167,6 +168,25 @@ def test_a_second_import_of_a_table_another_import_holds_fails_naming_it_and_wri
     go.touch()
     assert first.wait(60) == 0, first.output[-3000:]
     assert setup.rows("numbers") == _source_rows(NUMBERS, ROWS)
+
+
+def test_checkpoint_dump_shows_who_holds_each_table(setup, source):
+    config = setup.config("first", source)
+    point, go = _paused(setup, setup.table("numbers"), "first")
+    first = setup.run(config, failpoints=point)
+    try:
+        _wait_for(go.with_name(go.name + ".paused"), first, "its lease")
+        shown = subprocess.run(
+            [*lightning_command(), "ctl", "checkpoint-dump", "-c", str(config)],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        go.touch()
+    assert shown.returncode == 0, shown.stderr
+    line = next(x for x in shown.stdout.splitlines() if x.startswith(setup.table("numbers")) and "process" in x)
+    assert "(this import): lightning import, checkpoints in file" in line
+    assert f"process {first.process.pid}" in line and line.endswith("held")
+    assert first.wait(60) == 0, first.output[-3000:]
 
 
 def test_an_import_that_waited_for_a_table_finds_the_other_imports_rows_and_refuses_to_double_them(setup, source):
