@@ -19,9 +19,6 @@ the retry that follows runs normally.
 - ``lose-commit-reply``: the batch's COMMIT goes through, then the writer's connection is closed and the
   error a lost reply gives (2013) is raised — what a client sees when the server or the network fails
   between committing and answering. The writer cannot know whether the batch is in; it retries.
-- ``pause-after-lease``: ``{"table": ..., "until": "/path"}``: once the table's owner lease is taken and
-  before its first row is written, the import creates ``/path.paused`` and waits until ``/path`` exists —
-  so a test can run a second import while this one holds the table, without relying on timing.
 """
 
 from __future__ import annotations
@@ -63,18 +60,6 @@ class TableFailpoints:
         if self._take("fail-after-batches", count):
             raise InjectedFault(f"table {self.table}: failpoint fail-after-batches fired after {count} batches")
 
-    def lease_taken(self) -> None:
-        """Called once the table's owner lease is held, before any of its rows is written."""
-        if not self._path:
-            return
-        point = self._peek("pause-after-lease")
-        if point is None or not self._take("pause-after-lease", 1):
-            return
-        until = Path(point["until"])
-        until.with_name(until.name + ".paused").touch()
-        while not until.exists():
-            time.sleep(0.05)
-
     def commit_reply_lost(self) -> bool:
         """Called by a writer right after its COMMIT: True once, when ``lose-commit-reply`` fires."""
         if not self._path:
@@ -83,13 +68,6 @@ class TableFailpoints:
             self._batches += 1
             count = self._batches
         return self._take("lose-commit-reply", count)
-
-    def _peek(self, name: str) -> dict | None:
-        try:
-            point = json.loads(Path(self._path).read_text()).get(name)
-        except (OSError, ValueError):
-            return None
-        return point if point and point.get("table") == self.table else None
 
     def _take(self, name: str, count: int) -> bool:
         path = Path(self._path)
@@ -105,3 +83,27 @@ class TableFailpoints:
         tmp.write_text(json.dumps(points))
         os.replace(tmp, path)
         return True
+
+    def lease_taken(self) -> None:
+        """Called once the table's owner lease is held, before any of its rows is written.
+
+        The ``pause-after-lease`` failpoint, ``{"table": ..., "until": "/path"}``, holds the import here: it
+        creates ``/path.paused`` and waits until ``/path`` exists, so a test can run a second import while
+        this one holds the table, without relying on timing.
+        """
+        if not self._path:
+            return
+        point = self._peek("pause-after-lease")
+        if point is None or not self._take("pause-after-lease", 1):
+            return
+        until = Path(point["until"])
+        until.with_name(until.name + ".paused").touch()
+        while not until.exists():
+            time.sleep(0.05)
+
+    def _peek(self, name: str) -> dict | None:
+        try:
+            point = json.loads(Path(self._path).read_text()).get(name)
+        except (OSError, ValueError):
+            return None
+        return point if point and point.get("table") == self.table else None
