@@ -851,9 +851,9 @@ def _read_lightning(table: _Table, backend: Backend) -> LightningConfig:
     check_requirements = table.read("check-requirements", _parse_bool, True)
     meta_schema_name = table.read("meta-schema-name", _parse_str, "") or DEFAULT_META_SCHEMA
     task_info_schema_name = table.read("task-info-schema-name", _parse_str, DEFAULT_TASK_INFO_SCHEMA)
-    max_error = _read_max_error(table)
     lease_duration = table.read("table-lease-duration", parse_duration, DEFAULT_TABLE_LEASE_DURATION)
     lease_wait = table.read("table-lease-wait", parse_duration, 0.0)
+    max_error = _read_max_error(table)
     table.ignore(*_IGNORED_LIGHTNING_KEYS)
     table.reject_unknown_keys()
 

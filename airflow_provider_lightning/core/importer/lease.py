@@ -41,6 +41,7 @@ import pymysql
 
 from airflow_provider_lightning.core.encode import quote_identifier
 from airflow_provider_lightning.core.errors import LightningError
+from airflow_provider_lightning.core.failpoints import TableFailpoints
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,9 @@ class TableLeases:
         finally:
             conn.close()
         log.info("table %s: lease taken by import task %d (%s)", table, owner.task_id, owner.description)
-        return TableLease(self, table, owner, token, renewed_at=sent)
+        lease = TableLease(self, table, owner, token, renewed_at=sent)
+        TableFailpoints(table).lease_taken()  # tests: hold the import here, the table leased and unwritten
+        return lease
 
     def _try_acquire(self, conn: Any, table: str, owner: LeaseOwner, token: str) -> list[LeaseHolder]:
         """One attempt, in one transaction: the holders in the way, or [] with the lease taken."""

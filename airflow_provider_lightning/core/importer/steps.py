@@ -51,10 +51,9 @@ from airflow_provider_lightning.core.errors import (
     PrecheckFailed,
     TargetError,
 )
-from airflow_provider_lightning.core.failpoints import TableFailpoints
-from airflow_provider_lightning.core.importer.lease import LeaseOwner, TableLease, TableLeaseLost, TableLeases
 from airflow_provider_lightning.core.importer.precheck import PrecheckReport, check_schema_files, precheck
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, plan_table, table_fingerprint
+from airflow_provider_lightning.core.importer.lease import LeaseOwner, TableLease, TableLeaseLost, TableLeases
 from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.importer.session import ImportSession, decide_session
 from airflow_provider_lightning.core.importer.table import (
@@ -727,7 +726,6 @@ def _import_leased_table(
     checkpoint = reconcile_with_markers(checkpoint, committed)
     if not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
         _ensure_no_foreign_rows(env, name, target)
-    TableFailpoints(name).lease_taken()
     if checkpoint.checksum_before is None and not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
         checkpoint = replace(checkpoint, checksum_before=_checksum_before(env, target))
         store.put_table(checkpoint)
