@@ -12,6 +12,8 @@ written. The lease is released when the table's import ends, whichever way.
   (``SELECT ... FOR UPDATE``), so two imports deciding at the same instant decide one after the other.
   The anchor also remembers who last held the table, for the error an import gets when it finds rows.
 - Expiry is judged by the server's clock (``UTC_TIMESTAMP``), never by the client's: hosts disagree.
+- Every batch transaction reads its lease row under a shared lock before writing (:meth:`TableLease.fence`):
+  a takeover waits for the batch, and no batch commits once the lease is someone else's.
 - A lease whose heartbeat stopped (a killed process) is taken over once it expired. The same import
   (same task id) takes its own lease back at once: a resumed run or an Airflow retry — unless the
   holder is a live process on this very host (a second copy of the same import running now).
@@ -379,7 +381,7 @@ class TableLease:
         the row gone: no batch of this import commits after the table was taken over, whether or not the
         heartbeat has noticed yet. (TiDB does not take shared locks; there the read is a plain one.)
         """
-        lock = "" if self.leases.shared_locks is False else " LOCK IN SHARE MODE"
+        lock = " LOCK IN SHARE MODE" if self.leases.shared_locks else ""
         cur.execute(
             f"SELECT 1 FROM {self.leases._q}.{LEASE_TABLE} WHERE table_name = %s AND task_id = %s AND token = %s "
             f"AND released_at IS NULL{lock}",
