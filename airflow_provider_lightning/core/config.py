@@ -120,6 +120,9 @@ DEFAULT_SQL_MODE = "ONLY_FULL_GROUP_BY,NO_AUTO_CREATE_USER"
 DEFAULT_CHECKPOINT_SCHEMA = "tidb_lightning_checkpoint"
 DEFAULT_TASK_INFO_SCHEMA = "lightning_task_info"
 DEFAULT_META_SCHEMA = "lightning_metadata"
+# Ours: how long a table's owner lease lives without a heartbeat (renewed every third of it).
+DEFAULT_TABLE_LEASE_DURATION = 30.0
+MIN_TABLE_LEASE_DURATION = 0.3
 DEFAULT_READ_BLOCK_SIZE = 64 * KIB
 DEFAULT_BATCH_SIZE = 100 * GIB
 DEFAULT_BATCH_IMPORT_RATIO = 0.75
@@ -234,6 +237,9 @@ class LightningConfig:
     meta_schema_name: str = DEFAULT_META_SCHEMA
     max_error: MaxError = field(default_factory=MaxError)
     task_info_schema_name: str = DEFAULT_TASK_INFO_SCHEMA
+    # Ours, not Lightning's: the owner lease of each target table (core/importer/lease.py).
+    table_lease_duration: float = field(default=DEFAULT_TABLE_LEASE_DURATION, metadata={"duration": True})
+    table_lease_wait: float = field(default=0.0, metadata={"duration": True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -1311,9 +1317,17 @@ def _read_lightning(table: _Table, backend: Backend) -> LightningConfig:
     check_requirements = table.read("check-requirements", _parse_bool, True)
     meta_schema_name = table.read("meta-schema-name", _parse_str, "") or DEFAULT_META_SCHEMA
     task_info_schema_name = table.read("task-info-schema-name", _parse_str, DEFAULT_TASK_INFO_SCHEMA)
+    lease_duration = table.read("table-lease-duration", parse_duration, DEFAULT_TABLE_LEASE_DURATION)
+    lease_wait = table.read("table-lease-wait", parse_duration, 0.0)
     max_error = _read_max_error(table)
     table.reject_unknown_keys()
 
+    if lease_duration < MIN_TABLE_LEASE_DURATION:
+        raise ConfigError(
+            table.key("table-lease-duration"),
+            f"got {lease_duration:g}s; a lease must last at least {MIN_TABLE_LEASE_DURATION:g}s (it is renewed "
+            "three times per duration)",
+        )
     if backend is Backend.TIDB:
         table_concurrency = table_concurrency or region_concurrency
         index_concurrency = index_concurrency or region_concurrency
@@ -1331,6 +1345,8 @@ def _read_lightning(table: _Table, backend: Backend) -> LightningConfig:
         meta_schema_name=meta_schema_name,
         max_error=max_error,
         task_info_schema_name=task_info_schema_name,
+        table_lease_duration=lease_duration,
+        table_lease_wait=lease_wait,
     )
 
 

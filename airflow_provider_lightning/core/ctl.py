@@ -219,6 +219,44 @@ def _committed_view(
     return tables, ""
 
 
+def _lease_lines(target: CtlTarget | None, names: list[str], task_id: int | None) -> list[str]:
+    """Who holds (or last held, for parallel imports) the owner lease of these tables on the target."""
+    from airflow_provider_lightning.core.importer.lease import TableLeases
+
+    if target is None or not target.task_info_schema or not names:
+        return []
+    try:
+        conn = target.connect()
+    except LightningError:
+        return []  # _committed_view already said the target is not reachable
+    try:
+        holders = TableLeases(target.connect, target.task_info_schema, duration=1.0).holders(conn)
+    except Exception as exc:  # noqa: BLE001 - no lease table yet: nothing was imported on this target
+        if _server_code(exc) in _MISSING:
+            return []
+        raise
+    finally:
+        conn.close()
+    wanted = set(names)
+    rows = [
+        (
+            h.table,
+            f"task {h.task_id}{' (this import)' if h.task_id == task_id else ''}: {h.owner}",
+            f"{h.host}, process {h.pid}",
+            h.acquired_at,
+            h.heartbeat_at,
+            "released" if h.released else "held" if h.live else "expired (its heartbeat stopped)",
+        )
+        for h in holders
+        if h.table in wanted
+    ]
+    if not rows:
+        return []
+    return ["", "table leases on the target (one writer per table; see docs/exactness.md):"] + _columns(
+        ("table", "import", "where", "since (UTC)", "last heartbeat (UTC)", "state"), rows
+    )
+
+
 def dump(store: CheckpointStore, target: CtlTarget | None = None) -> str:
     """A readable listing of the task, its tables, engines and chunks, with statuses and progress."""
     task = store.get_task()
@@ -247,6 +285,7 @@ def dump(store: CheckpointStore, target: CtlTarget | None = None) -> str:
     ]
     lines.append("")
     lines.extend(_columns(("table", "status", "chunks done", "rows", "progress"), rows, right=(2, 3)))
+    lines.extend(_lease_lines(target, list(tables), task.task_id if task is not None else None))
     for name, table in tables.items():
         lines.append("")
         lines.append(f"{name}: {describe_status(table.status)}")

@@ -30,6 +30,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from airflow_provider_lightning.core.errors import LightningError
@@ -88,3 +89,27 @@ class TableFailpoints:
         tmp.write_text(json.dumps(points))
         os.replace(tmp, path)
         return True
+
+    def lease_taken(self) -> None:
+        """Called once the table's owner lease is held, before any of its rows is written.
+
+        The ``pause-after-lease`` failpoint, ``{"table": ..., "until": "/path"}``, holds the import here: it
+        creates ``/path.paused`` and waits until ``/path`` exists, so a test can run a second import while
+        this one holds the table, without relying on timing.
+        """
+        if not self._path:
+            return
+        point = self._peek("pause-after-lease")
+        if point is None or not self._take("pause-after-lease", 1):
+            return
+        until = Path(point["until"])
+        until.with_name(until.name + ".paused").touch()
+        while not until.exists():
+            time.sleep(0.05)
+
+    def _peek(self, name: str) -> dict | None:
+        try:
+            point = json.loads(Path(self._path).read_text()).get(name)
+        except (OSError, ValueError):
+            return None
+        return point if point and point.get("table") == self.table else None

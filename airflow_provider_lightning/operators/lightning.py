@@ -323,7 +323,7 @@ class LightningImportTableOperator(_AfterPrepare):
                         if is_error_status(engine.status):
                             store.update_status(name, CheckpointStatus.LOADED, engine_id=engine.id)
                     store.update_status(name, CheckpointStatus.LOADED)
-                result = import_table(env, store, name, progress=progress)
+                result = import_table(env, store, name, progress=progress, owner=_lease_owner(context))
                 results.append(result.to_json())
                 _announce_asset(context, env, name)
         finally:
@@ -336,6 +336,14 @@ class LightningImportTableOperator(_AfterPrepare):
                 result["type_errors"], result["conflicts"],
             )
         return results
+
+
+def _lease_owner(context: Context) -> str:
+    """How a table's owner lease names this task instance to other imports."""
+    ti = context["ti"]
+    index = getattr(ti, "map_index", -1)
+    where = f"{ti.task_id}[{index}]" if index is not None and index >= 0 else ti.task_id
+    return f"Airflow dag {ti.dag_id}, run {context['run_id']}, task {where}, try {ti.try_number}"
 
 
 class LightningPostProcessOperator(_AfterPrepare):
@@ -360,7 +368,7 @@ class LightningPostProcessOperator(_AfterPrepare):
         for item in _flatten(self.results):
             result = TableResult.from_json(item)
             try:
-                outcome = post_process_table(env, result)
+                outcome = post_process_table(env, result, task_id=self.lightning_task_id(context))
             except ChecksumMismatch as exc:
                 failures.append(str(exc))
                 continue
@@ -407,10 +415,13 @@ class LightningCleanCheckpointsOperator(_AfterPrepare):
                 store.close()
         task_id = self.lightning_task_id(context)
         markers = env.markers(task_id)
+        leases = env.table_leases()
         if markers is not None:
             conn = env.connect()
             try:
                 markers.delete(conn)
+                if leases is not None:
+                    leases.forget_task(conn, task_id)
             finally:
                 conn.close()
         done = ["removed the progress markers from the target"]

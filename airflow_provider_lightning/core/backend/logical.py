@@ -122,6 +122,7 @@ class LogicalBackend:
         markers: ProgressMarkers | None,
         retries: int = 3,
         retry_window: float | None = None,
+        fence: Callable[[pymysql.cursors.Cursor], None] | None = None,
     ) -> None:
         if strategy not in _CONFLICT_STRATEGIES:
             raise ValueError(f"unknown conflict strategy {strategy!r}")
@@ -132,6 +133,9 @@ class LogicalBackend:
         self.markers = markers
         self.retries = retries
         self.retry_window = RETRY_WINDOW if retry_window is None else retry_window
+        # Run in every batch's transaction before its rows: raises when the table's owner lease is no
+        # longer this import's, so no batch commits after another import took the table over.
+        self.fence = fence
         self._engines: dict[str, EngineState] = {}
 
     def connect(self):
@@ -303,6 +307,8 @@ class LogicalWriter:
                 if done is not None:
                     conn.rollback()
                     return done
+            if self.backend.fence is not None:
+                self.backend.fence(cur)
             if batch.rows:
                 self._insert(cur, batch, list(range(len(batch.rows))), outcome)
             errors = self.backend.errors

@@ -58,6 +58,7 @@ from airflow_provider_lightning.core.importer.precheck import (
     precheck,
 )
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, plan_table, table_fingerprint
+from airflow_provider_lightning.core.importer.lease import LeaseOwner, TableLease, TableLeaseLost, TableLeases
 from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.importer.session import ImportSession, decide_session
 from airflow_provider_lightning.core.importer.table import (
@@ -303,6 +304,19 @@ class ImportEnv:
 
     def markers(self, task_id: int) -> ProgressMarkers | None:
         return ProgressMarkers(self.task_info_schema, task_id) if self.task_info_schema else None
+
+    def table_leases(self) -> TableLeases | None:
+        """The owner leases of the target's tables (None without a task-info schema to keep them in)."""
+        if not self.task_info_schema:
+            return None
+        lightning = self.config.lightning
+        return TableLeases(
+            self.connect,
+            self.task_info_schema,
+            duration=lightning.table_lease_duration,
+            wait=lightning.table_lease_wait,
+            shared_locks=self.prepared.facts.flavor is not ServerFlavor.TIDB,
+        )
 
     def batch_limits(self) -> BatchLimits:
         """``logical-import-batch-size`` / ``-rows``, within the server's max_allowed_packet.
@@ -614,8 +628,13 @@ def import_table(
     *,
     progress: ImportProgress | None = None,
     chunk_pool_size: int | None = None,
+    owner: str = "",
 ) -> TableResult:
-    """Import one table's rows, resuming from its checkpoint; record a failure in it."""
+    """Import one table's rows, resuming from its checkpoint; record a failure in it.
+
+    The rows are written under the table's owner lease (:mod:`.lease`); ``owner`` describes this import
+    in it for other imports' errors (by default the ``lightning import`` command and its checkpoints).
+    """
     started = time.monotonic()
     progress = progress or ImportProgress()
     task = store.get_task()
@@ -633,6 +652,79 @@ def import_table(
         log.info("table %s: already imported (%s)", name, describe_status(checkpoint.status))
         return TableResult.from_checkpoint(checkpoint, total_bytes=total_bytes)
 
+    lease = _take_table_lease(env, task.task_id, name, owner or f"lightning import, checkpoints in {store.description}")
+    try:
+        return _import_leased_table(
+            env, store, name, table, checkpoint, task, lease, progress, chunk_pool_size, started, total_bytes
+        )
+    finally:
+        if lease is not None:
+            lease.release()
+
+
+def _take_table_lease(env: ImportEnv, task_id: int, name: str, owner: str) -> TableLease | None:
+    """The table's owner lease for this import, before its first row is written (None without a task-info
+    schema, where it would live)."""
+    leases = env.table_leases()
+    if leases is None:
+        log.warning(
+            "table %s: lightning.task-info-schema-name is empty, so no lease guards the table: another import "
+            "writing it at the same time would not be stopped", name,
+        )
+        return None
+    return leases.acquire(
+        name, LeaseOwner.this_process(task_id, owner, parallel=env.config.tikv_importer.parallel_import)
+    )
+
+
+def _ensure_no_foreign_rows(env: ImportEnv, name: str, target: TableInfo) -> None:
+    """Under the lease, a table this import has not started must still be as the precheck saw it: empty.
+
+    Two imports can both pass "target tables empty" before either writes; the lease then lets one write,
+    and the other finds the rows here (even if the first is done and gone) instead of doubling them.
+    Merging imports (``replace`` / ``ignore``, ``parallel-import``) and ``check-requirements = false``
+    accept rows already there, as the precheck does.
+    """
+    config = env.config
+    merging = str(config.conflict.strategy) in ("replace", "ignore") or config.tikv_importer.parallel_import
+    leases = env.table_leases()
+    if merging or not config.lightning.check_requirements or leases is None:
+        return
+    conn = env.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT 1 FROM {qualified_name(target.schema, target.name)} LIMIT 1")
+            if cur.fetchone() is None:
+                return
+        last = leases.last_owner(conn, name)
+    finally:
+        conn.close()
+    by = (
+        f" — import task {last.task_id} ({last.owner}) wrote it and released it at {last.released_at} UTC"
+        if last is not None else ""
+    )
+    raise TargetError(
+        f"table {name} already holds rows, although this import has not written to it yet{by}. Another "
+        "import wrote the table after this one's precheck, so importing it too would double its rows; "
+        "nothing was written. If that import is this one under other checkpoints, resume it instead; "
+        "otherwise empty the table (TRUNCATE) and run this import again, or set [conflict] strategy = "
+        '"replace" / "ignore" to merge into it'
+    )
+
+
+def _import_leased_table(
+    env: ImportEnv,
+    store: CheckpointStore,
+    name: str,
+    table: TableSource,
+    checkpoint: TableCheckpoint,
+    task: TaskCheckpoint,
+    lease: TableLease | None,
+    progress: ImportProgress,
+    chunk_pool_size: int | None,
+    started: float,
+    total_bytes: int,
+) -> TableResult:
     conn = env.connect()
     try:
         target = fetch_table_info(conn, table.schema, table.name)
@@ -647,6 +739,8 @@ def import_table(
     if target.is_view:
         raise TargetError(f"{name} is a view in the target; data files cannot be imported into a view")
     checkpoint = reconcile_with_markers(checkpoint, committed)
+    if not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
+        _ensure_no_foreign_rows(env, name, target)
     if checkpoint.checksum_before is None and not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
         checkpoint = replace(checkpoint, checksum_before=_checksum_before(env, target))
         store.put_table(checkpoint)
@@ -659,6 +753,7 @@ def import_table(
         session_sql=env.prepared.session.statements(),
         errors=errors,
         markers=markers,
+        fence=lease.fence if lease is not None else None,
     )
     # With markers the store is a lagging copy of them: save at a bounded rate and let a failed save wait
     # for the next one; without markers every committed batch must reach the store before the next.
@@ -686,11 +781,15 @@ def import_table(
         concurrency=chunk_pool_size or env.config.lightning.region_concurrency,
         probe_factory=lambda columns: _replace_probe(target, columns),
     )
+    if lease is not None:
+        lease.on_lost(importer.stopping.set)  # chunks stop after their current batch
     try:
         finished = importer.run()
-    except TargetUnavailable:
-        # The server went away: nothing is wrong with the table, so (as Lightning) it is not marked as
-        # failed, and the next run resumes it without a ctl command.
+        if lease is not None:
+            lease.ensure_held()
+    except (TargetUnavailable, TableLeaseLost):
+        # The server went away, or another import took the table: nothing is wrong with the table, so (as
+        # Lightning) it is not marked as failed, and the next run resumes it without a ctl command.
         raise
     except BaseException as exc:
         try:
@@ -775,6 +874,7 @@ def post_process(env: ImportEnv, store: CheckpointStore, names: Iterable[str]) -
     """Checksum and ANALYZE each imported table per ``[post-restore]``, recording the statuses in ``store``;
     raise :class:`ChecksumMismatch` naming every table whose required checksum failed."""
     results, failures = [], []
+    task = store.get_task()
     for name in names:
         checkpoint = store.get_table(name)
         if checkpoint is None:
@@ -783,7 +883,7 @@ def post_process(env: ImportEnv, store: CheckpointStore, names: Iterable[str]) -
             raise CheckpointError(f"table {name} is in an error state ({describe_status(checkpoint.status)})")
         result = TableResult.from_checkpoint(checkpoint, total_bytes=0)
         try:
-            outcome = post_process_table(env, result, done=checkpoint.status)
+            outcome = post_process_table(env, result, done=checkpoint.status, task_id=task.task_id if task else None)
         except ChecksumMismatch as exc:
             store.update_status(name, failed_status(CheckpointStatus.CHECKSUMMED))
             failures.append(str(exc))
@@ -796,8 +896,13 @@ def post_process(env: ImportEnv, store: CheckpointStore, names: Iterable[str]) -
     return results
 
 
-def post_process_table(env: ImportEnv, result: TableResult, *, done: int = CheckpointStatus.IMPORTED) -> PostProcessResult:
+def post_process_table(
+    env: ImportEnv, result: TableResult, *, done: int = CheckpointStatus.IMPORTED, task_id: int | None = None
+) -> PostProcessResult:
     """Checksum and ANALYZE one imported table; ``done`` is the status it already reached (skip what's done).
+
+    ``task_id`` (the import's checkpoint task id) lets the checksum see whether other parallel imports
+    wrote the table too (then it is skipped: the table is not this import's alone).
 
     Raises :class:`ChecksumMismatch` when ``checksum = "required"`` and the target differs from the source.
     """
@@ -811,7 +916,7 @@ def post_process_table(env: ImportEnv, result: TableResult, *, done: int = Check
     elif level == 0:
         status = CheckpointStatus.CHECKSUM_SKIPPED
     else:
-        checksum_state, expected, actual = _checksum_table(env, result, level)
+        checksum_state, expected, actual = _checksum_table(env, result, level, task_id)
         status = CheckpointStatus.CHECKSUMMED if expected is not None else CheckpointStatus.CHECKSUM_SKIPPED
     analyze_state = "off"
     analyze_level = int(config.post_restore.analyze)
@@ -841,7 +946,7 @@ def post_process_table(env: ImportEnv, result: TableResult, *, done: int = Check
 _CONCURRENT_CHECKSUM_ROWS = 20_000
 
 
-def _checksum_table(env: ImportEnv, result: TableResult, level: int):
+def _checksum_table(env: ImportEnv, result: TableResult, level: int, task_id: int | None = None):
     name = result.table
     before = result.checksum_before or RowChecksum()
     reason = None
@@ -849,6 +954,11 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int):
         reason = "the table's files carry different column lists"
     elif before.rows and result.columns is not None:
         reason = "the target table held rows before the import and the files carry only some of its columns"
+    elif task_id is not None and _written_by_parallel_imports(env, name, task_id):
+        reason = (
+            "parallel-import: other imports wrote this table too, so its rows are not this import's alone; "
+            "compare the table with all the imports' sources together"
+        )
     if reason is not None:
         log.warning("table %s: checksum skipped: %s", name, reason)
         return f"skipped: {reason}", None, None
@@ -881,6 +991,18 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int):
     return "mismatch", expected, actual
 
 
+def _written_by_parallel_imports(env: ImportEnv, name: str, task_id: int) -> bool:
+    """Whether, by the table's lease rows, other parallel imports wrote the table alongside this one."""
+    leases = env.table_leases()
+    if leases is None or not env.config.tikv_importer.parallel_import:
+        return False
+    conn = env.connect()
+    try:
+        return leases.is_shared(conn, name, task_id)
+    finally:
+        conn.close()
+
+
 # --- 7. clean_checkpoints ------------------------------------------------------------------------------
 
 
@@ -896,6 +1018,9 @@ def clean_checkpoints(env: ImportEnv, store: CheckpointStore) -> str:
             markers = env.markers(task.task_id)
             if markers is not None:
                 markers.delete(conn)
+            leases = env.table_leases()
+            if leases is not None:
+                leases.forget_task(conn, task.task_id)
         finally:
             conn.close()
     if keep == "rename":
