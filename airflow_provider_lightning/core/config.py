@@ -848,7 +848,7 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey(
         "lightning.task-info-schema-name",
         _H,
-        "schema of the error tables and progress markers; \"\" turns both off",
+        "schema of the error tables, progress markers and table leases; \"\" turns them off",
     ),
     LightningKey(
         "lightning.status-addr",
@@ -1024,7 +1024,8 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
     LightningKey(
         "tikv-importer.parallel-import",
         _H,
-        "the target tables may already hold rows (the empty-table precheck is relaxed)",
+        "several imports may write one table together, each under its own lease; the target tables may"
+        " already hold rows (the empty-table precheck is relaxed)",
     ),
     LightningKey(
         "tikv-importer.logical-import-batch-size",
