@@ -655,6 +655,7 @@ def import_table(
         dialect=csv_dialect(env.config),
         header_schema_match=env.config.mydumper.csv.header_schema_match,
         data_character_set=env.config.mydumper.data_character_set,
+        data_invalid_char_replace=env.config.mydumper.data_invalid_char_replace,
         checksum=int(env.config.post_restore.checksum) > 0,
         limits=env.batch_limits(),
         round_fractional_seconds=rounds_fractional_seconds(env.prepared.facts, env.prepared.session.sql_mode),

@@ -25,6 +25,7 @@ from airflow_provider_lightning.core.checkpoints.model import (
     TableCheckpoint,
 )
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.checksum import RowHasher
 from airflow_provider_lightning.core.encode import render_row
 from airflow_provider_lightning.core.errormanager import ErrorManager
@@ -59,6 +60,7 @@ class ChunkOptions:
     checksum: bool
     limits: BatchLimits
     round_fractional_seconds: bool = False
+    data_invalid_char_replace: str = "\ufffd"
 
 
 class CheckpointSaver:
@@ -270,7 +272,9 @@ class _ChunkRun:
         self.chunk = chunk
         self.options = table.options
         self._writers: dict[tuple[str, ...] | None, Any] = {}
-        self._hashers: dict[tuple[str, ...] | None, RowHasher] = {}
+        self._hashers: dict[tuple[tuple[str, ...] | None, str | None], RowHasher] = {}
+        # The character_set_client the rows of new batches are read in (None: binary, bytes as they are).
+        self._batch_charset: str | None = None
         self._writer: Any = None
         self._position_scale = 1.0  # bytes of source per unit of position (Parquet positions are rows)
         self.columns: tuple[ColumnInfo, ...] = ()
@@ -377,6 +381,7 @@ class _ChunkRun:
             end_offset=end,
             read_header=read_header,
             block_size=self.options.read_block_size,
+            header_charset=lookup_charset(self.options.data_character_set),
         )
         names: list[str] | None = list(chunk.columns) if chunk.columns is not None else None
         if read_header:
@@ -385,12 +390,19 @@ class _ChunkRun:
         file_columns = names if self.options.header_schema_match else None
         # The column list the rows are written to: a resume past the header needs it (None: every column).
         saved = tuple(file_columns) if file_columns is not None else None
-        hasher = self._use_columns(file_columns)
-        convert = _charset_converter(self.options.data_character_set)
-        rows = parser.iter_rows()
+        charset = self.options.data_character_set
+        hasher = self._use_columns(file_columns, source_charset=charset)
+        # Converted charsets travel as UTF-8 (converted here, as Lightning does, for the text columns
+        # only: a BLOB keeps its bytes, as LOAD DATA ... CHARACTER SET keeps them); utf8mb4 and ascii go
+        # as they are on a session that says so; binary on the binary session.
+        self._batch_charset = None if charset == "binary" else ("utf8mb4" if charset in _CONVERTED_CHARSETS else charset)
+        convert = _charset_converter(charset, self.options.data_invalid_char_replace)
+        converters = None
         if convert is not None:
-            rows = (([convert(v) if v is not None else None for v in values], end) for values, end in rows)
-        self._send_values(rows, parser.data_start if read_header else chunk.pos, saved, hasher)
+            converters = [convert if c.charset and c.charset != "binary" else None for c in self.columns]
+        self._send_values(
+            parser.iter_rows(), parser.data_start if read_header else chunk.pos, saved, hasher, converters
+        )
 
     def _run_parquet(self) -> None:
         chunk = self.chunk
@@ -413,9 +425,13 @@ class _ChunkRun:
         start: int,
         columns: tuple[str, ...] | None,
         hasher: RowHasher | None,
+        converters: Sequence[Callable[[bytes], bytes] | None] | None = None,
     ) -> None:
         """Batch decoded rows (each with the position after it) into INSERTs of ``columns``, hashing each
-        for the checksum; on a bad row, commit the good ones before it, then let the error go on."""
+        for the checksum; on a bad row, commit the good ones before it, then let the error go on.
+
+        ``converters`` (one per column, None for none) change a value's bytes before it is sent; the
+        checksum hashes the value as read, with the charset it was read in."""
         batch = self._new_batch()
         limits = self.options.limits
         width = len(self.columns)
@@ -425,6 +441,10 @@ class _ChunkRun:
                 row_hash = None
                 if hasher is not None:
                     row_hash = hasher.hash_row(values) if len(values) == width else 0
+                if converters is not None and len(values) == width:
+                    values = [
+                        f(v) if f is not None and type(v) is bytes else v for f, v in zip(converters, values)
+                    ]
                 batch.add(render_row(values), last, row_hash)
                 last = end
                 if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
@@ -444,10 +464,13 @@ class _ChunkRun:
     # -- batches -------------------------------------------------------------------------------------
 
     def _new_batch(self) -> RowBatch:
-        return RowBatch(path=self.chunk.path, hashes=[] if self.options.checksum else None)
+        return RowBatch(
+            path=self.chunk.path, hashes=[] if self.options.checksum else None, charset=self._batch_charset
+        )
 
-    def _use_columns(self, names: Sequence[str] | None) -> RowHasher | None:
-        """Write the following rows to these columns (None: all insertable columns, in table order)."""
+    def _use_columns(self, names: Sequence[str] | None, *, source_charset: str | None = None) -> RowHasher | None:
+        """Write the following rows to these columns (None: all insertable columns, in table order);
+        their strings are in ``source_charset`` (None or ``binary``: bytes stored as they are)."""
         key = tuple(names) if names is not None else None
         self.columns = self.table.columns_for(names, self.chunk.path)
         if key not in self._writers:
@@ -460,12 +483,14 @@ class _ChunkRun:
                 probe=probe,
                 decode_row=decode_row,
             )
-            if self.options.checksum:
-                self._hashers[key] = RowHasher(
-                    self.columns, round_fractional_seconds=self.options.round_fractional_seconds
-                )
         self._writer = self._writers[key]
-        return self._hashers.get(key)
+        if self.options.checksum and (key, source_charset) not in self._hashers:
+            self._hashers[key, source_charset] = RowHasher(
+                self.columns,
+                round_fractional_seconds=self.options.round_fractional_seconds,
+                source_charset=source_charset,
+            )
+        return self._hashers.get((key, source_charset))
 
     def _flush(
         self,
@@ -568,22 +593,29 @@ class _Sender:
                 self._error = exc
 
 
-def _charset_converter(charset: str) -> Callable[[bytes], bytes] | None:
-    """Lightning's ``data-character-set``: CSV bytes in that charset are converted to UTF-8."""
-    codec = {
-        "binary": None,
-        "utf8mb4": None,
-        "utf8": None,
-        "gb18030": "gb18030",
-        "gbk": "gbk",
-        "latin1": "cp1252",  # MySQL's latin1 is Windows-1252
-        "ascii": "ascii",
-    }.get(charset.lower())
-    if codec is None:
+# The data-character-set values Lightning converts to UTF-8 (binary, utf8mb4 and ascii go as they are).
+_CONVERTED_CHARSETS = ("gb18030", "gbk", "latin1")
+
+
+def _charset_converter(charset: str, replacement: str = "\ufffd") -> Callable[[bytes], bytes] | None:
+    """Lightning's ``data-character-set`` for CSV: field bytes in gb18030, gbk or latin1 become UTF-8.
+
+    As Lightning's ``CharsetConvertor``: what does not decode becomes U+FFFD, and every U+FFFD of the
+    result (also one the file spelled out) becomes ``data-invalid-char-replace``.
+    """
+    if charset.lower() not in _CONVERTED_CHARSETS:
         return None
+    source = lookup_charset(charset)
+    assert source is not None
+    substitute = replacement if replacement != "\ufffd" else None
 
     def convert(value: bytes) -> bytes:
-        return type(value)(value.decode(codec, errors="replace").encode("utf-8"))
+        if value.isascii():
+            return value
+        text = source.decode(value, "replace")
+        if substitute is not None and "\ufffd" in text:
+            text = text.replace("\ufffd", substitute)
+        return text.encode("utf-8")
 
     return convert
 

@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
+from airflow_provider_lightning.core.charsets import is_known as is_known_charset
 from airflow_provider_lightning.core.errors import ParseError
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
 
@@ -98,6 +99,25 @@ _EOF = 0
 # that long runs of them never have to stay in the buffer.
 _INSIGNIFICANT = re.compile(rb"(?:[\t-\r ]+|--(?=[\x00-\x20])[^\n]*\n|\#[^\n]*\n|/\*.*?\*/)+", re.S)
 _DELIMITER_RESET = re.compile(rb"^[\t ]*[Dd][Ee][Ll][Ii][Mm][Ii][Tt][Ee][Rr][\t ]+;", re.M)
+
+# --- session settings that decide how string literals are read ----------------------------------------
+#
+# `mysql < file` reads a file's strings in the client character set the file sets: SET NAMES x,
+# SET CHARACTER SET x, SET character_set_client = x (mysqldump saves and restores it through a user
+# variable), at top level or inside /*!NNNNN ... */ comments, which the server executes.
+_EXECUTABLE_COMMENT = re.compile(rb"/\*[Mm]?!(?:[0-9]{5,6})?(.*?)\*/", re.S)
+_CHARSET_WORDS = re.compile(rb"names|character_set_client|character[\t-\r ]+set", re.I)
+_SET_NAMES = re.compile(
+    rb"\bSET[\t-\r ]+(?:NAMES|CHARACTER[\t-\r ]+SET|CHARSET)[\t-\r ]+(['\"`]?)([0-9A-Za-z_]+)\1", re.I
+)
+_SET_CLIENT = re.compile(
+    rb"(?:@@(?:SESSION\.|LOCAL\.)?|\b(?:SESSION|LOCAL)[\t-\r ]+|\b)character_set_client[\t-\r ]*:?=[\t-\r ]*"
+    rb"(@[0-9A-Za-z_$.]+|(['\"`]?)[0-9A-Za-z_]+\2)",
+    re.I,
+)
+_SAVE_CLIENT = re.compile(
+    rb"@([0-9A-Za-z_$.]+)[\t-\r ]*:?=[\t-\r ]*@@(?:SESSION\.)?character_set_client\b", re.I
+)
 
 _BOM = b"\xef\xbb\xbf"
 # Bytes that never stand outside a quoted string in SQL text (whitespace \t..\r aside).
@@ -557,6 +577,7 @@ class SqlParser:
     :param end_offset: stop after the last row that starts before this offset; None reads to the end.
     :param columns: the column list in force at ``start_offset`` (None: the rows carry every column).
     :param statement: the statement kind in force at ``start_offset``: INSERT, INSERT IGNORE or REPLACE.
+    :param charset: the client character set in force at ``start_offset`` (see :attr:`charset`).
     :param block_size: how many bytes to read at a time.
     :param max_row_size: the largest row (or skipped statement) accepted; bigger ones are an error, since
         they are usually an unterminated quote that would otherwise pull the whole file into memory.
@@ -565,6 +586,9 @@ class SqlParser:
     columns: list[str] | None
     statement: str
     table: str | None
+    #: The client character set the file has set (``SET NAMES``, ``SET character_set_client``) where the
+    #: parser stands, lower-case, ``binary`` included; None while the file has set none.
+    charset: str | None
 
     def __init__(
         self,
@@ -577,6 +601,7 @@ class SqlParser:
         statement: str = "INSERT",
         block_size: int = 64 * 1024,
         max_row_size: int = 128 * 1024 * 1024,
+        charset: str | None = None,
     ) -> None:
         if statement not in STATEMENTS:
             raise ValueError(f"statement must be one of {', '.join(STATEMENTS)}, not {statement!r}")
@@ -585,6 +610,8 @@ class SqlParser:
         self.columns = list(columns) if columns is not None else None
         self.statement = statement
         self.table = None
+        self.charset = charset
+        self._saved_charsets: dict[bytes, str | None] = {}  # user variables holding a character set
         self._stream = stream
         self._end_offset = end_offset
         self._block_size = max(1, block_size)
@@ -706,10 +733,13 @@ class SqlParser:
                 self._pos = len(_BOM)
             return None
         skipped = _INSIGNIFICANT.match(buf, pos)
+        state = self._state
         if skipped is not None:
             self._pos = skipped.end()
+            if (state == _STATEMENT or state == _RESUME) and b"!" in skipped.group():
+                for comment in _EXECUTABLE_COMMENT.finditer(skipped.group()):
+                    self._note_settings(comment.group(1), source.base + pos + comment.start())
             return None
-        state = self._state
         kind, start, end = source.token(pos)
 
         if state == _ROW:
@@ -762,8 +792,42 @@ class SqlParser:
             self._pos = source.skip_delimiter_block(start, end)
         else:
             self._pos = source.skip_statement(start)
+            if kind == _WORD and buf[start:end].upper() == b"SET":
+                self._note_settings(buf[start : self._pos], source.base + start)
             log.debug("%s: skipped a statement at byte %d", source.path, source.base + start)
         return None
+
+    def _note_settings(self, text: bytes, offset: int) -> None:
+        """Follow the client character set through a skipped statement (or executable comment)."""
+        if _CHARSET_WORDS.search(text) is None:
+            return
+        found = [(m.start(), 0, m) for m in _SET_NAMES.finditer(text)]
+        found += [(m.start(), 1, m) for m in _SET_CLIENT.finditer(text)]
+        found += [(m.start(), 2, m) for m in _SAVE_CLIENT.finditer(text)]
+        for _, what, match in sorted(found, key=lambda f: f[0]):
+            if what == 2:
+                self._saved_charsets[match.group(1).lower()] = self.charset
+                continue
+            value = match.group(2) if what == 0 else match.group(1).strip(b"'\"`")
+            if value.startswith(b"@"):
+                if value.startswith(b"@@"):
+                    continue  # another server variable: the server's own default, not the file's choice
+                key = value[1:].lower()
+                if key in self._saved_charsets:
+                    self.charset = self._saved_charsets[key]
+                continue
+            name = value.decode("ascii", "replace").lower()
+            if name == "default":
+                continue
+            if not is_known_charset(name):
+                raise ParseError(
+                    self._source.path,
+                    offset + match.start(),
+                    f"the file sets the client character set to {name!r}, which this import cannot read; "
+                    "convert the file to utf8mb4 (and its SET NAMES with it)",
+                    excerpt=match.group(),
+                )
+            self.charset = name
 
     def _read_more(self, need: _NeedMore) -> None:
         """Read the next block(s), keeping the unit being read (from ``self._pos``) in the buffer."""
