@@ -28,6 +28,8 @@ from dataclasses import astuple, dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
+from airflow_provider_lightning.core.charsets import MysqlCharset, server_conversion
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.encode import quote_identifier
 from airflow_provider_lightning.core.errors import TargetError
 from airflow_provider_lightning.core.mydump.sql_parser import decode_row
@@ -358,14 +360,6 @@ def _binary_normaliser(column: ColumnInfo) -> Normaliser:
 # --- ENUM and SET ---------------------------------------------------------------------------------------
 
 _MEMBER_ESCAPES = {"0": "\0", "n": "\n", "r": "\r", "Z": "\x1a", "z": "\x1a", "t": "\t", "b": "\b"}
-_PYTHON_CODECS = {
-    "utf8mb4": "utf-8",
-    "utf8mb3": "utf-8",
-    "utf8": "utf-8",
-    "latin1": "cp1252",
-    "ascii": "ascii",
-    "binary": "latin-1",
-}
 
 
 def parse_members(column_type: str) -> list[str]:
@@ -404,9 +398,11 @@ def _member_lookup(
     """Map each member's bytes (as the column stores them) to its 1-based index, and the key function
     that makes a source value comparable with them (the column's collation decides about case; an ENUM
     value loses its trailing spaces first, a SET element does not)."""
-    codec = _PYTHON_CODECS.get((column.charset or "utf8mb4").lower(), "utf-8")
+    is_binary = (column.charset or "").lower() == "binary"
+    charset = lookup_charset(column.charset) or lookup_charset("utf8mb4")
+    assert charset is not None
     collation = (column.collation or "").lower()
-    case_sensitive = collation.endswith(("_bin", "_cs")) or codec == "latin-1"
+    case_sensitive = collation.endswith(("_bin", "_cs")) or is_binary
 
     def key(value: bytes) -> bytes:
         if ignore_trailing_spaces:
@@ -416,14 +412,14 @@ def _member_lookup(
         if value.isascii():
             return value.lower()
         try:
-            return value.decode(codec).lower().encode(codec)
-        except (UnicodeError, LookupError):
+            return charset.encode(charset.decode(value).lower())
+        except UnicodeError:
             return value
 
     members: dict[bytes, int] = {}
     for position, member in enumerate(parse_members(column.column_type), start=1):
         try:
-            encoded = member.encode(codec)
+            encoded = member.encode("latin-1") if is_binary else charset.encode(member)
         except UnicodeError:
             encoded = member.encode("utf-8")
         members.setdefault(key(encoded), position)
@@ -1038,6 +1034,27 @@ _LENGTH_PREFIXES = tuple(b"%d:" % n for n in range(4096))
 _HASH_PREFIX = struct.Struct(">Q").unpack_from
 
 
+def _in_column_charset(column: ColumnInfo, source: MysqlCharset | None, normalise: Normaliser | None) -> Normaliser | None:
+    """``normalise`` preceded by the server's conversion of a string sent in ``source`` into the column's
+    character set (:func:`~.charsets.server_conversion`), where that changes the bytes: only for text
+    columns whose charset differs from the file's. ``source`` None means the bytes are stored as sent."""
+    if source is None or not column.charset:
+        return normalise
+    target = lookup_charset(column.charset)
+    if target is None:  # binary, or a charset (ucs2, utf16, ...) a client cannot send in: bytes as they are
+        return normalise
+    convert = server_conversion(source, target)
+    if convert is None:
+        return normalise
+    if normalise is None:
+        def converted(value: bytes) -> bytes:
+            return convert(value) if type(value) is bytes else value
+    else:
+        def converted(value: bytes) -> bytes:
+            return normalise(convert(value) if type(value) is bytes else value)
+    return converted
+
+
 class RowHasher:
     """Hashes source rows the way :func:`row_hash_sql` hashes target rows.
 
@@ -1045,14 +1062,30 @@ class RowHasher:
     carries, not necessarily all of the table's. ``round_fractional_seconds`` says whether the target
     rounds fractional seconds to the column's precision (MySQL, TiDB, MariaDB with
     ``TIME_ROUND_FRACTIONAL``) or truncates them (MariaDB's default): see :func:`rounds_fractional_seconds`.
+    ``source_charset`` is the client character set the strings are sent in (None or ``binary``: stored as
+    they are): a text column in another charset holds them converted, and that is what is hashed.
     """
 
     __slots__ = ("_plain_sql", "_plan", "columns")
 
-    def __init__(self, columns: Sequence[ColumnInfo], *, round_fractional_seconds: bool = False) -> None:
+    def __init__(
+        self,
+        columns: Sequence[ColumnInfo],
+        *,
+        round_fractional_seconds: bool = False,
+        source_charset: str | None = None,
+    ) -> None:
         self.columns = tuple(columns)
+        source = lookup_charset(source_charset)
         self._plan = tuple(
-            (index, value_normaliser(self.columns[index], round_fractional_seconds=round_fractional_seconds))
+            (
+                index,
+                _in_column_charset(
+                    self.columns[index],
+                    source,
+                    value_normaliser(self.columns[index], round_fractional_seconds=round_fractional_seconds),
+                ),
+            )
             for index in _canonical_order(self.columns)
         )
         self._plain_sql: _PlainSqlRows | None = None

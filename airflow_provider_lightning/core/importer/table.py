@@ -35,7 +35,7 @@ from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser
 from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
 from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, decode_row
+from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, charset_before, decode_row
 from airflow_provider_lightning.core.mydump.values import Value
 from airflow_provider_lightning.core.storage import Compression, LocalStorage, Storage, open_source_file
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
@@ -336,6 +336,7 @@ class _ChunkRun:
             columns=list(chunk.columns) if chunk.columns is not None else None,
             statement=chunk.statement,
             block_size=self.options.read_block_size,
+            charset=self._charset_at(chunk.pos),
         )
         limits = self.options.limits
         last_end = chunk.pos
@@ -343,7 +344,11 @@ class _ChunkRun:
         # end continues inside that statement, so they are saved with its progress.
         columns = chunk.columns
         statement = chunk.statement
-        hasher = self._use_columns(columns)
+        # The file's own SET NAMES decides how its strings are read; data-character-set only when it
+        # sets none. A batch is sent in one charset: a change starts a new batch.
+        declared = parser.charset
+        self._batch_charset = self._sql_charset(declared)
+        hasher = self._use_columns(columns, source_charset=self._batch_charset)
 
         def flush(batch: RowBatch, end_pos: int, *, finished: bool = False) -> RowBatch:
             if hasher is not None:
@@ -355,10 +360,12 @@ class _ChunkRun:
         try:
             for raw, row_end in parser.iter_raw_rows():
                 now = tuple(parser.columns) if parser.columns is not None else None
-                if now != columns:
+                if now != columns or parser.charset != declared:
                     batch = flush(batch, last_end)
                     columns = now
-                    hasher = self._use_columns(columns)
+                    declared = parser.charset
+                    self._batch_charset = batch.charset = self._sql_charset(declared)
+                    hasher = self._use_columns(columns, source_charset=self._batch_charset)
                 statement = parser.statement
                 batch.add(raw, row_end - len(raw), None, resume=last_end)
                 last_end = row_end
@@ -368,6 +375,26 @@ class _ChunkRun:
             self._salvage(lambda: flush(batch, last_end))
             raise
         flush(batch, last_end, finished=True)
+
+    def _sql_charset(self, declared: str | None) -> str | None:
+        """The session charset for rows a file declared ``declared`` for (None: binary, bytes as they are)."""
+        charset = declared if declared is not None else self.options.data_character_set
+        return None if charset == "binary" else charset
+
+    def _charset_at(self, pos: int) -> str | None:
+        """The charset an SQL file has set before ``pos``: a chunk resumed mid-file reads the file's head."""
+        if pos == 0:
+            return None
+        chunk = self.chunk
+        return charset_before(
+            lambda: open_source_file(
+                self.table.storage, chunk.path, Compression(chunk.compression), 0,
+                block_size=self.options.read_block_size,
+            ),
+            pos,
+            path=chunk.path,
+            block_size=self.options.read_block_size,
+        )
 
     def _run_csv(self, stream: Any, end: int | None) -> None:
         chunk = self.chunk

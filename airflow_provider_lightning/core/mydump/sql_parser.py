@@ -28,14 +28,14 @@ from __future__ import annotations
 import binascii
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import BinaryIO, ContextManager
 
 from airflow_provider_lightning.core.charsets import is_known as is_known_charset
 from airflow_provider_lightning.core.errors import ParseError
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
 
-__all__ = ["SqlParser", "decode_row"]
+__all__ = ["SqlParser", "charset_before", "decode_row"]
 
 log = logging.getLogger(__name__)
 
@@ -557,6 +557,46 @@ def decode_row(raw: bytes, *, path: str = "", offset: int = 0) -> list[Value]:
     if kind != _EOF:
         raise source.error(start, "unexpected text after the end of the row")
     return values
+
+
+def charset_before(
+    open_stream: Callable[[], ContextManager[BinaryIO]], offset: int, *, path: str, block_size: int = 64 * 1024
+) -> str | None:
+    """The client character set a file has set before ``offset`` (a row's end), as :attr:`SqlParser.charset`.
+
+    A chunk that resumes mid-file needs it. Dumps set it in their head, before the first row, so the
+    head is parsed and the rest before ``offset`` only searched for the words that could change it (a
+    byte search); only a file where they occur is parsed up to ``offset``.
+    """
+    if offset <= 0:
+        return None
+    with open_stream() as stream:
+        parser = SqlParser(stream, path=path, end_offset=offset, block_size=block_size)
+        rows = parser.iter_raw_rows()
+        if next(rows, None) is None:
+            return parser.charset
+        at_first_row = parser.charset
+        source = parser._source
+        position = source.base + parser._pos
+        tail = source.buf[parser._pos :]
+        overlap = b""
+        changed = False
+        while position < offset and not changed:
+            if not tail:
+                tail = stream.read(max(block_size, 1 << 20))
+                if not tail:
+                    break
+            changed = _CHARSET_WORDS.search(overlap + tail[: offset - position]) is not None
+            position += len(tail)
+            overlap = tail[-32:]  # a word cut by the block's end
+            tail = b""
+        if not changed:
+            return at_first_row
+    with open_stream() as stream:
+        parser = SqlParser(stream, path=path, end_offset=offset, block_size=block_size)
+        for _ in parser.iter_raw_rows():
+            pass
+        return parser.charset
 
 
 # Parser states: where in the grammar the next byte lies.
