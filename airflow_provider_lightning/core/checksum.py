@@ -1025,6 +1025,69 @@ def _check_warnings(cur, table: TableInfo) -> None:
 
 
 
+# --- what the target's strings say about a mismatch ---------------------------------------------------------
+
+CHARSET_SETTINGS = (
+    "check the data files' SET NAMES, [mydumper] data-character-set (CSV files, and SQL files that set "
+    "none) and [mydumper] character-set (schema files)"
+)
+CHARSET_CAUSE = (
+    "strings in a character set other than the one declared: UTF-8 text declared as latin1 is stored "
+    f"double-encoded, latin1 text declared as UTF-8 has bytes that are not valid UTF-8; {CHARSET_SETTINGS}"
+)
+# UTF-8 text read as latin1 and stored as UTF-8: a 2-byte sequence's lead byte (0xC2-0xDF, now U+00C2-U+00DF,
+# "Ã" and friends: C3 82-C3 9F) followed by its continuation byte (0x80-0xBF: U+0080-U+00BF, C2 xx, or one
+# of Windows-1252's letters and signs there, C5 / C6 / CB / E2 ...).
+_DOUBLE_ENCODED = rb"\xC3[\x82-\x9F](\xC2[\x80-\xBF]|\xC5[\x92\x93\xA0\xA1\xB8\xBD\xBE]|\xC6\x92|\xCB[\x86\x9C]|\xE2[\x80-\x84])"
+_REPLACEMENT_CHARACTER = b"\xef\xbf\xbd"  # U+FFFD in UTF-8
+
+
+def string_findings(conn, table: TableInfo, columns: Sequence[ColumnInfo]) -> list[str]:
+    """Signs of a character-set mistake in the target's text columns, for the mismatch message: values
+    that look double-encoded, values holding U+FFFD (what the CSV conversion writes for bytes that do not
+    convert) and values holding ``?`` (what the server writes for them). One query, run only after a
+    mismatch."""
+    text = [c for c in columns if c.charset and c.charset.lower() != "binary"]
+    if not text:
+        return []
+    pieces: list[str] = []
+    params: list[bytes] = []
+    for column in text:
+        value = f"CAST({quote_identifier(column.name)} AS BINARY)"
+        utf8 = column.charset.lower().startswith("utf8")
+        pieces.append(f"SUM({value} REGEXP %s)" if utf8 else "0")
+        if utf8:
+            params.append(_DOUBLE_ENCODED)
+        pieces.append(f"SUM(LOCATE(%s, {value}) > 0)")
+        params.append(_REPLACEMENT_CHARACTER if utf8 else b"\0\0\0never")
+        pieces.append(f"SUM(LOCATE('?', {value}) > 0)")
+    sql = f"SELECT {', '.join(pieces)} FROM {quote_identifier(table.schema)}.{quote_identifier(table.name)}"
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            counts = [int(n or 0) for n in cur.fetchone()]
+    except Exception as exc:  # noqa: BLE001 - a diagnosis must never hide the mismatch it explains
+        log.warning("table %s.%s: could not look for character-set mistakes: %s", table.schema, table.name, exc)
+        return []
+    findings = []
+    for index, column in enumerate(text):
+        double, replaced, question = counts[3 * index : 3 * index + 3]
+        if double:
+            findings.append(
+                f"{double} values of column {column.name} look double-encoded (UTF-8 text read as latin1)"
+            )
+        if replaced:
+            findings.append(
+                f"{replaced} values of column {column.name} hold U+FFFD: bytes that are not valid in the "
+                "declared charset (mydumper.data-invalid-char-replace)"
+            )
+        if question:
+            findings.append(
+                f"{question} values of column {column.name} hold '?', which the server writes for bytes "
+                f"that are not valid in the declared charset or characters {column.charset} cannot hold"
+            )
+    return findings
+
 
 # --- the source side ---------------------------------------------------------------------------------------
 
@@ -1311,10 +1374,12 @@ def compare_checksums(
     actual: RowChecksum,
     *,
     columns: Sequence[ColumnInfo] = (),
+    findings: Sequence[str] = (),
 ) -> str | None:
     """None when the target (``actual``) matches the source (``expected``); else the message for the user:
     both values and the likely causes, most likely first. ``columns`` (the hashed columns) lets the
-    message name those whose values may not be normalised exactly."""
+    message name those whose values may not be normalised exactly; ``findings`` are what
+    :func:`string_findings` saw in the target's strings."""
     if expected == actual:
         return None
     head = (
@@ -1342,8 +1407,11 @@ def compare_checksums(
         "numbers clamped under a non-strict sql_mode, invalid dates turned into 0000-00-00",
         "TIMESTAMP values read in a different time zone than the import session's, or fractional seconds "
         "rounded where the checksum expected them truncated (TIME_ROUND_FRACTIONAL)",
-        "a session that converted character sets (the import must use SET NAMES binary)",
+        CHARSET_CAUSE,
     ]
+    if findings:
+        # What the target's strings show comes first: it names the cause outright.
+        causes.insert(0, "strings in the wrong character set: " + "; ".join(findings) + f" ({CHARSET_SETTINGS})")
     inexact = inexact_columns(columns)
     if inexact:
         causes.append("columns the checksum cannot always normalise exactly: " + "; ".join(inexact))

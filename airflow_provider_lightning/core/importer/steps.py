@@ -41,6 +41,7 @@ from airflow_provider_lightning.core.checksum import (
     fetch_target_checksum_concurrently,
     rounds_fractional_seconds,
     row_hash_sql,
+    string_findings,
 )
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errormanager import ErrorLimits, ErrorManager
@@ -858,6 +859,12 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int):
         concurrency=concurrency,
     )
     mismatch = compare_checksums(name, expected, actual)
+    if mismatch is not None:
+        conn = env.connect(data=True)
+        try:
+            mismatch = compare_checksums(name, expected, actual, findings=string_findings(conn, target, columns))
+        finally:
+            conn.close()
     if mismatch is None:
         log.info("table %s: checksum ok (%d rows)", name, actual.rows)
         return "ok", expected, actual
