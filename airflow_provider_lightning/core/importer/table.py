@@ -408,7 +408,6 @@ class _ChunkRun:
             end_offset=end,
             read_header=read_header,
             block_size=self.options.read_block_size,
-            header_charset=lookup_charset(self.options.data_character_set),
         )
         names: list[str] | None = list(chunk.columns) if chunk.columns is not None else None
         if read_header:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from airflow_provider_lightning.core.charsets import MysqlCharset
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.errors import ConfigError, ParseError
 from airflow_provider_lightning.core.mydump.values import Value
 
@@ -90,6 +91,8 @@ class CsvDialect:
     not_null: bool = False
     header: bool = True
     trim_last_separator: bool = False
+    #: ``[mydumper] data-character-set``: the charset the header line's names are read in.
+    header_charset: str = "utf8mb4"
 
     def __post_init__(self) -> None:
         for name in ("separator", "delimiter", "terminator", "escaped_by"):
@@ -431,7 +434,7 @@ class CsvParser:
                 path,
             )
         self._stream = stream
-        self._header_charset = header_charset
+        self._header_charset = header_charset if header_charset is not None else lookup_charset(dialect.header_charset)
         self._block_size = block_size
         self._max_row_size = max_row_size
         self._end_offset = _NO_LIMIT if end_offset is None else end_offset

@@ -593,10 +593,15 @@ def charset_before(
         if not changed:
             return at_first_row
     with open_stream() as stream:
-        parser = SqlParser(stream, path=path, end_offset=offset, block_size=block_size)
-        for _ in parser.iter_raw_rows():
-            pass
-        return parser.charset
+        parser = SqlParser(stream, path=path, block_size=block_size)
+        charset = None
+        for _, end in parser.iter_raw_rows():  # (the parser reads on past a row: stop at it, not after)
+            if end > offset:
+                break
+            charset = parser.charset
+            if end == offset:
+                break
+        return charset
 
 
 # Parser states: where in the grammar the next byte lies.
@@ -775,10 +780,10 @@ class SqlParser:
         skipped = _INSIGNIFICANT.match(buf, pos)
         state = self._state
         if skipped is not None:
-            self._pos = skipped.end()
             if (state == _STATEMENT or state == _RESUME) and b"!" in skipped.group():
                 for comment in _EXECUTABLE_COMMENT.finditer(skipped.group()):
                     self._note_settings(comment.group(1), source.base + pos + comment.start())
+            self._pos = skipped.end()  # (after: an error above is raised again when the step is retried)
             return None
         kind, start, end = source.token(pos)
 
@@ -831,9 +836,10 @@ class SqlParser:
         elif kind == _WORD and buf[start:end].upper() == b"DELIMITER":
             self._pos = source.skip_delimiter_block(start, end)
         else:
-            self._pos = source.skip_statement(start)
+            after = source.skip_statement(start)
             if kind == _WORD and buf[start:end].upper() == b"SET":
-                self._note_settings(buf[start : self._pos], source.base + start)
+                self._note_settings(buf[start:after], source.base + start)
+            self._pos = after
             log.debug("%s: skipped a statement at byte %d", source.path, source.base + start)
         return None
 
