@@ -897,7 +897,8 @@ def _max_error_count(value: Any, key: str) -> int:
 
 # ---- [mydumper] ------------------------------------------------------------------------------------------
 
-_SCHEMA_CHARSETS = ("auto", "utf8mb4", "gb18030", "binary")
+# Lightning reads schema files as auto / utf8mb4 / gb18030 / binary; gbk and latin1 are ours.
+_SCHEMA_CHARSETS = ("auto", "utf8mb4", "gb18030", "gbk", "latin1", "binary")
 _DATA_CHARSETS = MappingProxyType(
     {
         "binary": "binary",
