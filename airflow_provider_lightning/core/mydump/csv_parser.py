@@ -695,7 +695,7 @@ class CsvParser:
             try:
                 name = (raw.decode("utf-8") if charset is None else charset.decode(raw)).strip()
             except UnicodeDecodeError as exc:
-                what = "UTF-8" if charset is None else charset.name
+                what = "UTF-8" if charset is None or charset.codec == "utf-8" else charset.name
                 raise self._error(
                     row_start,
                     f"column {number} of the header line is not valid {what} ({exc.reason} at byte {exc.start} "
