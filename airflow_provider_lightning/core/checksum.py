@@ -1038,7 +1038,10 @@ CHARSET_CAUSE = (
 # UTF-8 text read as latin1 and stored as UTF-8: a 2-byte sequence's lead byte (0xC2-0xDF, now U+00C2-U+00DF,
 # "Ã" and friends: C3 82-C3 9F) followed by its continuation byte (0x80-0xBF: U+0080-U+00BF, C2 xx, or one
 # of Windows-1252's letters and signs there, C5 / C6 / CB / E2 ...).
-_DOUBLE_ENCODED = rb"\xC3[\x82-\x9F](\xC2[\x80-\xBF]|\xC5[\x92\x93\xA0\xA1\xB8\xBD\xBE]|\xC6\x92|\xCB[\x86\x9C]|\xE2[\x80-\x84])"
+_DOUBLE_ENCODED = (
+    rb"\xC3[\x82-\x9F]"
+    rb"(\xC2[\x80-\xBF]|\xC5[\x92\x93\xA0\xA1\xB8\xBD\xBE]|\xC6\x92|\xCB[\x86\x9C]|\xE2[\x80-\x84])"
+)
 _REPLACEMENT_CHARACTER = b"\xef\xbf\xbd"  # U+FFFD in UTF-8
 
 
@@ -1067,7 +1070,9 @@ def string_findings(conn, table: TableInfo, columns: Sequence[ColumnInfo]) -> li
             cur.execute(sql, params)
             counts = [int(n or 0) for n in cur.fetchone()]
     except Exception as exc:  # noqa: BLE001 - a diagnosis must never hide the mismatch it explains
-        log.warning("table %s.%s: could not look for character-set mistakes: %s", table.schema, table.name, exc)
+        log.warning(
+            "table %s.%s: could not look for character-set mistakes: %s", table.schema, table.name, exc
+        )
         return []
     findings = []
     for index, column in enumerate(text):
@@ -1097,7 +1102,9 @@ _LENGTH_PREFIXES = tuple(b"%d:" % n for n in range(4096))
 _HASH_PREFIX = struct.Struct(">Q").unpack_from
 
 
-def _in_column_charset(column: ColumnInfo, source: MysqlCharset | None, normalise: Normaliser | None) -> Normaliser | None:
+def _in_column_charset(
+    column: ColumnInfo, source: MysqlCharset | None, normalise: Normaliser | None
+) -> Normaliser | None:
     """``normalise`` preceded by the server's conversion of a string sent in ``source`` into the column's
     character set (:func:`~.charsets.server_conversion`), where that changes the bytes: only for text
     columns whose charset differs from the file's. ``source`` None means the bytes are stored as sent."""
@@ -1411,7 +1418,8 @@ def compare_checksums(
     ]
     if findings:
         # What the target's strings show comes first: it names the cause outright.
-        causes.insert(0, "strings in the wrong character set: " + "; ".join(findings) + f" ({CHARSET_SETTINGS})")
+        found = "; ".join(findings)
+        causes.insert(0, f"strings in the wrong character set: {found} ({CHARSET_SETTINGS})")
     inexact = inexact_columns(columns)
     if inexact:
         causes.append("columns the checksum cannot always normalise exactly: " + "; ".join(inexact))

@@ -37,7 +37,6 @@ from dataclasses import dataclass, replace
 
 import pymysql
 
-from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.backend import (
     BatchResult,
     ChunkProgress,
@@ -46,6 +45,7 @@ from airflow_provider_lightning.core.backend import (
     RowBatch,
 )
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.encode import quote_identifier, render_value
 from airflow_provider_lightning.core.errormanager import ErrorManager, RowError, TooManyErrors

@@ -862,7 +862,8 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int):
     if mismatch is not None:
         conn = env.connect(data=True)
         try:
-            mismatch = compare_checksums(name, expected, actual, findings=string_findings(conn, target, columns))
+            findings = string_findings(conn, target, columns)
+            mismatch = compare_checksums(name, expected, actual, findings=findings)
         finally:
             conn.close()
     if mismatch is None:

@@ -421,7 +421,9 @@ class _ChunkRun:
         # Converted charsets travel as UTF-8 (converted here, as Lightning does, for the text columns
         # only: a BLOB keeps its bytes, as LOAD DATA ... CHARACTER SET keeps them); utf8mb4 and ascii go
         # as they are on a session that says so; binary on the binary session.
-        self._batch_charset = None if charset == "binary" else ("utf8mb4" if charset in _CONVERTED_CHARSETS else charset)
+        self._batch_charset = (
+            None if charset == "binary" else "utf8mb4" if charset in _CONVERTED_CHARSETS else charset
+        )
         convert = _charset_converter(charset, self.options.data_invalid_char_replace)
         converters = None
         if convert is not None:
@@ -494,7 +496,9 @@ class _ChunkRun:
             path=self.chunk.path, hashes=[] if self.options.checksum else None, charset=self._batch_charset
         )
 
-    def _use_columns(self, names: Sequence[str] | None, *, source_charset: str | None = None) -> RowHasher | None:
+    def _use_columns(
+        self, names: Sequence[str] | None, *, source_charset: str | None = None
+    ) -> RowHasher | None:
         """Write the following rows to these columns (None: all insertable columns, in table order);
         their strings are in ``source_charset`` (None or ``binary``: bytes stored as they are)."""
         key = tuple(names) if names is not None else None

@@ -434,7 +434,9 @@ class CsvParser:
                 path,
             )
         self._stream = stream
-        self._header_charset = header_charset if header_charset is not None else lookup_charset(dialect.header_charset)
+        if header_charset is None:
+            header_charset = lookup_charset(dialect.header_charset)
+        self._header_charset = header_charset
         self._block_size = block_size
         self._max_row_size = max_row_size
         self._end_offset = _NO_LIMIT if end_offset is None else end_offset
@@ -698,9 +700,9 @@ class CsvParser:
                 what = "UTF-8" if charset is None or charset.codec == "utf-8" else charset.name
                 raise self._error(
                     row_start,
-                    f"column {number} of the header line is not valid {what} ({exc.reason} at byte {exc.start} "
-                    "of the name); set [mydumper] data-character-set to the file's encoding, convert the "
-                    "file, or set [mydumper.csv] header = false",
+                    f"column {number} of the header line is not valid {what} ({exc.reason} at byte "
+                    f"{exc.start} of the name); set [mydumper] data-character-set to the file's encoding, "
+                    "convert the file, or set [mydumper.csv] header = false",
                 ) from None
             if not name:
                 hint = ""

@@ -627,7 +627,8 @@ def parse_schema_file(
 
     ``charset`` is Lightning's ``mydumper.character-set``: ``auto`` (UTF-8 if the file is valid UTF-8, else
     GB18030), ``utf8mb4``, ``gb18030``, ``gbk``, ``latin1`` (MySQL's: Windows-1252 whose five undefined
-    bytes are the C1 controls) or ``binary`` (no conversion). A UTF-8 byte-order mark is skipped. Statement offsets are byte offsets in ``data``.
+    bytes are the C1 controls) or ``binary`` (no conversion). A UTF-8 byte-order mark is skipped.
+    Statement offsets are byte offsets in ``data``.
 
     Raises :class:`ParseError` (naming ``path``, the offset and line) if the file cannot be decoded, holds
     an unterminated quote or comment, has no CREATE of ``kind`` or more than one, or the CREATE has

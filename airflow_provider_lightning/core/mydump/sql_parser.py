@@ -560,7 +560,11 @@ def decode_row(raw: bytes, *, path: str = "", offset: int = 0) -> list[Value]:
 
 
 def charset_before(
-    open_stream: Callable[[], ContextManager[BinaryIO]], offset: int, *, path: str, block_size: int = 64 * 1024
+    open_stream: Callable[[], ContextManager[BinaryIO]],
+    offset: int,
+    *,
+    path: str,
+    block_size: int = 64 * 1024,
 ) -> str | None:
     """The client character set a file has set before ``offset`` (a row's end), as :attr:`SqlParser.charset`.
 
