@@ -7,15 +7,19 @@ into another, and the tables must be equal (CHECKSUM TABLE and rows).
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_lightning.core.charsets import decode_latin1, encode_latin1, lookup, server_conversion
+from airflow_provider_lightning.core.checkpoints.file_store import FileCheckpointStore
 from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointStore
 from airflow_provider_lightning.core.config import load_config
+from airflow_provider_lightning.core.ctl import error_ignore
 from airflow_provider_lightning.core.errors import ChecksumMismatch, LightningError
+from airflow_provider_lightning.core.failpoints import ENV_VAR, InjectedFault
 from airflow_provider_lightning.core.importer.steps import run_import
 from airflow_provider_lightning.core.importer.table import _charset_converter
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, charset_before
@@ -116,7 +120,9 @@ def _dump(tmp_path: Path, data: bytes, *, ext: str = "sql") -> Path:
     return root
 
 
-def _import(mysql_server, root: Path, database: str, *, tidb: dict | None = None, **mydumper) -> None:
+def _import(
+    mysql_server, root: Path, database: str, *, tidb: dict | None = None, store=None, extra=None, **mydumper
+) -> None:
     config = load_config(
         data={
             "mydumper": {"data-source-dir": str(root), **mydumper},
@@ -125,9 +131,10 @@ def _import(mysql_server, root: Path, database: str, *, tidb: dict | None = None
                 "user": mysql_server.user, "password": mysql_server.password, **(tidb or {}),
             },
             "routes": [{"schema-pattern": SOURCE, "target-schema": database}],
+            **(extra or {}),
         }
     )
-    run_import(config, MemoryCheckpointStore())
+    run_import(config, store if store is not None else MemoryCheckpointStore())
 
 
 def _load_with_client(mysql_server, database: str, data: bytes, *, client_charset: str = "utf8mb4") -> None:
@@ -180,6 +187,26 @@ def test_a_latin1_file_that_changes_to_utf8mb4_mid_file_lands_as_the_client_stor
     )
     ours, oracle = make_database(), make_database()
     _import(mysql_server, _dump(tmp_path, data), ours)
+    _load_with_client(mysql_server, oracle, data)
+    assert _table(mysql_server, ours) == _table(mysql_server, oracle)
+
+
+def test_a_chunk_resumed_after_a_failure_reads_on_in_the_charset_the_file_set(
+    mysql_server, make_database, tmp_path, monkeypatch
+):
+    rows = b",".join(b"(%d,'caf\xe9 %d','caf\xe9','x','\xe9')" % (i, i) for i in range(1, 31))
+    data = b"/*!40101 SET NAMES latin1 */;\nINSERT INTO `t` VALUES " + rows + b";\n"
+    ours, oracle = make_database(), make_database()
+    failpoints = tmp_path / "fp.json"
+    failpoints.write_text(json.dumps({"fail-after-batches": {"table": f"`{ours}`.`t`", "batches": 1}}))
+    monkeypatch.setenv(ENV_VAR, str(failpoints))
+    store = FileCheckpointStore(tmp_path / "cp.json")
+    root = _dump(tmp_path, data)
+    settings = {"tikv-importer": {"logical-import-batch-rows": 10}}
+    with pytest.raises(InjectedFault):
+        _import(mysql_server, root, ours, store=store, extra=settings)
+    error_ignore(FileCheckpointStore(tmp_path / "cp.json"), "all")
+    _import(mysql_server, root, ours, store=FileCheckpointStore(tmp_path / "cp.json"), extra=settings)
     _load_with_client(mysql_server, oracle, data)
     assert _table(mysql_server, ours) == _table(mysql_server, oracle)
 
