@@ -12,9 +12,12 @@ here once, from ``cp1252``'s table, as a charmap (no global codec registry invol
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
-__all__ = ["MysqlCharset", "lookup", "decode_latin1", "encode_latin1"]
+__all__ = [
+    "MysqlCharset", "decode_latin1", "encode_latin1", "is_known", "looks_like_utf8", "lookup", "server_conversion",
+]
 
 # Windows-1252 with the five undefined bytes as the C1 controls of the same number (MySQL's latin1).
 _LATIN1_DECODING = "".join(
@@ -116,6 +119,30 @@ def is_known(name: str) -> bool:
     return key == "binary" or key in _CHARSETS
 
 
+# Where the characters of real UTF-8 text lie: Latin, Greek, Cyrillic, general punctuation and symbols,
+# CJK, Hangul, full-width forms, emoji. Bytes that decode as UTF-8 only to characters elsewhere (NKo,
+# Samaritan, ...) are far more likely latin1 text that happens to be valid UTF-8 ("ß€" is U+07C0).
+_LIKELY_UTF8 = re.compile(
+    "[\u00a0-\u024f\u0370-\u04ff\u2000-\u218f\u2190-\u23ff\u2500-\u27bf\u3000-\u9fff"
+    "\uac00-\ud7af\uff00-\uffef\U0001f300-\U0001faff]+"
+)
+_NON_ASCII = re.compile("[^\x00-\x7f]+")
+
+
+def looks_like_utf8(value: bytes) -> bool:
+    """Whether bytes declared in a single-byte charset are more likely UTF-8 text: they decode as UTF-8,
+    with characters beyond ASCII, all of them in the ranges real text uses. Real latin1 text rarely does:
+    it takes an accented capital followed by a symbol from 0x80-0xBF (``Ã©``), or a small letter followed
+    by two of them."""
+    if value.isascii():
+        return False
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(_LIKELY_UTF8.fullmatch(run) for run in _NON_ASCII.findall(text))
+
+
 def server_conversion(source: MysqlCharset, column: MysqlCharset):
     """What the server stores in a ``column`` charset for a string sent in ``source``: a function of the
     sent bytes, or None when the bytes are stored unchanged.
@@ -125,9 +152,9 @@ def server_conversion(source: MysqlCharset, column: MysqlCharset):
     never match what the server stores and the checksum reports them:
 
     * bytes that are not valid ``source`` text (the server stores ``?`` or a cut string for them);
-    * in a single-byte ``source`` charset (latin1, ...) going to a UTF-8 column, bytes that are valid
-      multi-byte UTF-8: UTF-8 text declared as latin1, which the server would store double-encoded
-      (``é`` as ``Ã©``). Real latin1 text is almost never valid UTF-8 beyond ASCII.
+    * in a single-byte ``source`` charset (latin1, ...) going to a UTF-8 column, bytes that
+      :func:`looks_like_utf8`: UTF-8 text declared as latin1, which the server would store
+      double-encoded (``é`` as ``Ã©``).
     """
     if column.same_bytes_as(source):
         return None
@@ -136,12 +163,8 @@ def server_conversion(source: MysqlCharset, column: MysqlCharset):
     def convert(value: bytes) -> bytes:
         if value.isascii():  # every charset here reads ASCII as ASCII
             return value
-        if suspect_utf8:
-            try:
-                value.decode("utf-8")
-                return value
-            except UnicodeDecodeError:
-                pass
+        if suspect_utf8 and looks_like_utf8(value):
+            return value
         try:
             text = source.decode(value)
         except UnicodeDecodeError:
