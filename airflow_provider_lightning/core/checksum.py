@@ -1416,9 +1416,14 @@ def compare_checksums(
         "rounded where the checksum expected them truncated (TIME_ROUND_FRACTIONAL)",
         CHARSET_CAUSE,
     ]
-    if findings:
-        # What the target's strings show comes first: it names the cause outright.
-        found = "; ".join(findings)
+    # Double-encoded values and U+FFFD name the cause outright: first. A '?' may be the data's own (a URL's
+    # query): it goes with the generic charset cause, as a hint.
+    telling = [f for f in findings if "hold '?'" not in f]
+    hints = [f for f in findings if "hold '?'" in f]
+    if hints:
+        causes[-1] = f"{CHARSET_CAUSE} (" + "; ".join(hints) + ")"
+    if telling:
+        found = "; ".join(telling)
         causes.insert(0, f"strings in the wrong character set: {found} ({CHARSET_SETTINGS})")
     inexact = inexact_columns(columns)
     if inexact:

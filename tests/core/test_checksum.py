@@ -1232,3 +1232,17 @@ def test_utf8_declared_as_latin1_never_matches_its_double_encoded_target(target)
         cur.execute("SET NAMES binary")
     hasher = RowHasher(target.info.columns, source_charset="latin1")
     assert hasher.add_rows([row]) != fetch_target_checksum(target.conn, target.info)
+
+
+def test_a_mismatch_with_double_encoded_strings_names_that_cause_first():
+    findings = ["2 values of column u look double-encoded (UTF-8 text read as latin1)"]
+    message = compare_checksums("`db`.`t`", RowChecksum(2, 1), RowChecksum(2, 2), findings=findings)
+    first = message.split("Likely causes: ", 1)[1].split("; (2)", 1)[0]
+    assert "2 values of column u look double-encoded" in first and "data-character-set" in first
+
+
+def test_question_marks_in_strings_are_only_a_hint_beside_the_charset_cause():
+    findings = ["3 values of column url hold '?', which the server writes for ..."]
+    message = compare_checksums("`db`.`t`", RowChecksum(2, 1), RowChecksum(2, 2), findings=findings)
+    first = message.split("Likely causes: ", 1)[1].split("; (2)", 1)[0]
+    assert "url" not in first and "3 values of column url hold '?'" in message
