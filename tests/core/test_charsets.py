@@ -235,6 +235,21 @@ def test_a_gbk_csv_lands_converted_into_every_text_column(mysql_server, make_dat
     assert rows[0] == (b"1", hexed[0], b"616263", hexed[1], b"78")
 
 
+def test_a_gb18030_csv_lands_converted_also_beyond_gbk(mysql_server, make_database, tmp_path):
+    data = "id,u,l,g,b\n1,中文😀€,abc,中文,x\n".encode("gb18030")
+    ours = make_database()
+    _import(mysql_server, _dump(tmp_path, data, ext="csv"), ours, **{"data-character-set": "gb18030"})
+    assert _table(mysql_server, ours)[1][0][1] == "中文😀€".encode().hex().upper().encode()
+
+
+def test_an_sql_file_in_gbk_lands_as_the_mariadb_client_stores_it(mysql_server, make_database, tmp_path):
+    data = "SET NAMES gbk;\nINSERT INTO `t` VALUES (1,'中文','abc','中文','中');\n".encode("gbk")
+    ours, oracle = make_database(), make_database()
+    _import(mysql_server, _dump(tmp_path, data), ours)
+    _load_with_client(mysql_server, oracle, data)
+    assert _table(mysql_server, ours) == _table(mysql_server, oracle)
+
+
 def test_a_latin1_csv_keeps_the_five_c1_bytes(mysql_server, make_database, tmp_path):
     data = b"id,u,l,g,b\n1,caf\xe9 \x81\x9d,caf\xe9 \x81,x,y\n"
     ours = make_database()
