@@ -326,3 +326,22 @@ def test_latin1_declared_as_utf8mb4_fails_the_checksum_in_a_non_strict_session(
     message = str(failure.value)
     assert f"`{database}`.`t`" in message and "1 values of column u hold '?'" in message
     assert all(setting in message for setting in _CHARSET_SETTINGS)
+
+
+def test_column_names_beyond_ascii_are_spelled_in_the_files_charset(mysql_server, make_database, tmp_path):
+    root = tmp_path / "dump"
+    root.mkdir()
+    (root / f"{SOURCE}-schema-create.sql").write_bytes(f"CREATE DATABASE `{SOURCE}`;\n".encode())
+    (root / f"{SOURCE}.t-schema.sql").write_bytes(
+        "CREATE TABLE `t` (`id` int PRIMARY KEY, `naïve` varchar(10) CHARACTER SET latin1);\n".encode()
+    )
+    (root / f"{SOURCE}.t.000000001.sql").write_bytes(
+        b"SET NAMES latin1;\nINSERT INTO `t` (`id`, `na\xefve`) VALUES (1,'caf\xe9');\n"
+    )
+    ours = make_database()
+    _import(mysql_server, root, ours)
+    conn = mysql_server.connect(ours, charset="utf8mb4")
+    with conn.cursor() as cur:
+        cur.execute("SELECT `naïve` FROM `t`")
+        assert cur.fetchall() == (("café",),)
+    conn.close()

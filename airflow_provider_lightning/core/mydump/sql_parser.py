@@ -31,7 +31,9 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO, ContextManager
 
+from airflow_provider_lightning.core.charsets import MysqlCharset
 from airflow_provider_lightning.core.charsets import is_known as is_known_charset
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.errors import ParseError
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
 
@@ -240,10 +242,20 @@ class _NeedMore(Exception):
 class _Window:
     """The bytes of the file at hand (the buffer, or one raw row), where they lie in it, and the slow path."""
 
-    __slots__ = ("buf", "base", "eof", "path", "lines_before")
+    __slots__ = ("buf", "base", "eof", "path", "lines_before", "names_charset")
 
-    def __init__(self, buf: bytes, base: int, eof: bool, path: str, lines_before: int | None) -> None:
+    def __init__(
+        self,
+        buf: bytes,
+        base: int,
+        eof: bool,
+        path: str,
+        lines_before: int | None,
+        names_charset: MysqlCharset | None = None,
+    ) -> None:
         self.buf = buf
+        # The charset the file writes identifiers in (what it set with SET NAMES); None: UTF-8.
+        self.names_charset = names_charset
         self.base = base  # file offset of buf[0]
         self.eof = eof  # True when buf runs to the end of the file
         self.path = path
@@ -426,10 +438,12 @@ class _Window:
             name = buf[start:end]
         else:
             raise self.error(start, f"expected {what}, found {self.describe(kind, start, end)}")
+        charset = self.names_charset
         try:
-            return name.decode("utf-8")
+            return name.decode("utf-8") if charset is None else charset.decode(name)
         except UnicodeDecodeError:
-            raise self.error(start, f"the {what} is not valid UTF-8") from None
+            what_charset = "UTF-8" if charset is None else charset.name
+            raise self.error(start, f"the {what} is not valid {what_charset}") from None
 
     def insert_header(self, start: int, end: int) -> tuple[str, str, list[str] | None, int]:
         """Read ``INSERT|REPLACE [modifiers] [INTO] [db.]tbl [PARTITION (...)] [(cols)] VALUES``.
@@ -665,7 +679,9 @@ class SqlParser:
         self._end_offset = end_offset
         self._block_size = max(1, block_size)
         self._max_row_size = max(1, max_row_size)
-        self._source = _Window(b"", start_offset, False, path, 0 if start_offset == 0 else None)
+        self._source = _Window(
+            b"", start_offset, False, path, 0 if start_offset == 0 else None, lookup_charset(charset)
+        )
         self._pos = 0  # position in self._source.buf of the next unread byte
         self._state = _STATEMENT if start_offset == 0 else _RESUME
         self._bom_checked = start_offset != 0
@@ -755,7 +771,7 @@ class SqlParser:
         its errors with line numbers).
         """
         if header != self._header_text:
-            source = _Window(header, offset, True, self._source.path, None)
+            source = _Window(header, offset, True, self._source.path, None, self._source.names_charset)
             try:
                 _, start, end = source.token(0)
                 parsed = source.insert_header(start, end)
@@ -863,8 +879,10 @@ class SqlParser:
                 if value.startswith(b"@@"):
                     continue  # another server variable: the server's own default, not the file's choice
                 key = value[1:].lower()
-                if key in self._saved_charsets:
+                if key in self._saved_charsets and self._saved_charsets[key] != self.charset:
                     self.charset = self._saved_charsets[key]
+                    self._source.names_charset = lookup_charset(self.charset)
+                    self._header_text = None
                 continue
             name = value.decode("ascii", "replace").lower()
             if name == "default":
@@ -877,7 +895,11 @@ class SqlParser:
                     "convert the file to utf8mb4 (and its SET NAMES with it)",
                     excerpt=match.group(),
                 )
-            self.charset = name
+            if name != self.charset:
+                self.charset = name
+                # Identifiers after this are spelled in the new charset: read headers again.
+                self._source.names_charset = lookup_charset(name)
+                self._header_text = None
 
     def _read_more(self, need: _NeedMore) -> None:
         """Read the next block(s), keeping the unit being read (from ``self._pos``) in the buffer."""
