@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "MysqlCharset", "decode_latin1", "encode_latin1", "is_known", "looks_like_utf8", "lookup", "server_conversion",
+    "MysqlCharset", "backslash_trail", "decode_latin1", "encode_latin1", "is_known", "looks_like_utf8", "lookup",
+    "server_conversion",
 ]
 
 # Windows-1252 with the five undefined bytes as the C1 controls of the same number (MySQL's latin1).
@@ -103,6 +104,33 @@ _CHARSETS = {
     "macroman": MysqlCharset("macroman", "mac_roman", single_byte=True),
     "tis620": MysqlCharset("tis620", "tis_620", single_byte=True),
 }
+
+
+# In these charsets a character's second byte can be 0x5C, the backslash: "a backslash after a lead
+# byte" is part of the character, not an escape. A byte-level SQL reader cannot tell, so such rows are
+# refused rather than misread. Per charset: the bytes that start a two-byte character, and the other
+# bytes, each a character of its own (so that the pattern reads the characters from the start, aligned).
+_LEAD_BYTES = {
+    "gbk": (rb"[\x81-\xfe]", rb"[\x00-\x80\xff]"),
+    "gb18030": (rb"[\x81-\xfe]", rb"[\x00-\x80\xff]"),
+    "big5": (rb"[\x81-\xfe]", rb"[\x00-\x80\xff]"),
+    "sjis": (rb"[\x81-\x9f\xe0-\xfc]", rb"[\x00-\x80\xa0-\xdf\xfd-\xff]"),
+    "cp932": (rb"[\x81-\x9f\xe0-\xfc]", rb"[\x00-\x80\xa0-\xdf\xfd-\xff]"),
+}
+_BACKSLASH_TRAIL = {
+    name: re.compile(rb"(?:" + single + rb"|" + lead + rb"[^\x5c])*(" + lead + rb"\x5c)")
+    for name, (lead, single) in _LEAD_BYTES.items()
+}
+
+
+def backslash_trail(charset: MysqlCharset, data: bytes) -> int | None:
+    """Where in ``data`` (characters read from its start) a two-byte character of ``charset`` has the
+    backslash as its second byte; None if nowhere, or if the charset has no such characters."""
+    pattern = _BACKSLASH_TRAIL.get(charset.name)
+    if pattern is None or b"\\" not in data:
+        return None
+    found = pattern.match(data)
+    return found.start(1) if found is not None else None
 
 
 def lookup(name: str | None) -> MysqlCharset | None:

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_lightning.core.charsets import decode_latin1, encode_latin1, lookup, server_conversion
+from airflow_provider_lightning.core.charsets import (
+    backslash_trail,
+    decode_latin1,
+    encode_latin1,
+    lookup,
+    server_conversion,
+)
 from airflow_provider_lightning.core.checkpoints.file_store import FileCheckpointStore
 from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointStore
 from airflow_provider_lightning.core.config import load_config
@@ -345,3 +351,20 @@ def test_column_names_beyond_ascii_are_spelled_in_the_files_charset(mysql_server
         cur.execute("SELECT `naïve` FROM `t`")
         assert cur.fetchall() == (("café",),)
     conn.close()
+
+
+def test_a_gbk_character_ending_in_a_backslash_byte_is_refused_not_misread(
+    mysql_server, make_database, tmp_path
+):
+    # 0x815C is a GBK character whose second byte is "\": the server reads it as one character, then an
+    # escaped quote; a byte-level reader sees an escaped backslash and the end of the string.
+    data = b"SET NAMES gbk;\nINSERT INTO `t` VALUES (1,'\x81\\\\','x','x','x');\n"
+    with pytest.raises(LightningError, match=r"at byte 42: .*second byte is a backslash.*utf8mb4"):
+        _import(mysql_server, _dump(tmp_path, data), make_database())
+
+
+def test_a_backslash_after_a_whole_gbk_character_is_an_escape():
+    gbk = lookup("gbk")
+    assert backslash_trail(gbk, "'中\\n'".encode("gbk")) is None
+    assert backslash_trail(gbk, b"'\xd6\x81\\'") is None  # D681 is a character, then an escape
+    assert backslash_trail(gbk, b"'\xd6\xd0\x81\\\\'") == 3  # D6D0 is one, then 815C
