@@ -28,6 +28,8 @@ from dataclasses import astuple, dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
+from airflow_provider_lightning.core.charsets import MysqlCharset, server_conversion
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.encode import quote_identifier
 from airflow_provider_lightning.core.errors import TargetError
 from airflow_provider_lightning.core.mydump.sql_parser import decode_row
@@ -358,14 +360,6 @@ def _binary_normaliser(column: ColumnInfo) -> Normaliser:
 # --- ENUM and SET ---------------------------------------------------------------------------------------
 
 _MEMBER_ESCAPES = {"0": "\0", "n": "\n", "r": "\r", "Z": "\x1a", "z": "\x1a", "t": "\t", "b": "\b"}
-_PYTHON_CODECS = {
-    "utf8mb4": "utf-8",
-    "utf8mb3": "utf-8",
-    "utf8": "utf-8",
-    "latin1": "cp1252",
-    "ascii": "ascii",
-    "binary": "latin-1",
-}
 
 
 def parse_members(column_type: str) -> list[str]:
@@ -404,9 +398,11 @@ def _member_lookup(
     """Map each member's bytes (as the column stores them) to its 1-based index, and the key function
     that makes a source value comparable with them (the column's collation decides about case; an ENUM
     value loses its trailing spaces first, a SET element does not)."""
-    codec = _PYTHON_CODECS.get((column.charset or "utf8mb4").lower(), "utf-8")
+    is_binary = (column.charset or "").lower() == "binary"
+    charset = lookup_charset(column.charset) or lookup_charset("utf8mb4")
+    assert charset is not None
     collation = (column.collation or "").lower()
-    case_sensitive = collation.endswith(("_bin", "_cs")) or codec == "latin-1"
+    case_sensitive = collation.endswith(("_bin", "_cs")) or is_binary
 
     def key(value: bytes) -> bytes:
         if ignore_trailing_spaces:
@@ -416,14 +412,14 @@ def _member_lookup(
         if value.isascii():
             return value.lower()
         try:
-            return value.decode(codec).lower().encode(codec)
-        except (UnicodeError, LookupError):
+            return charset.encode(charset.decode(value).lower())
+        except UnicodeError:
             return value
 
     members: dict[bytes, int] = {}
     for position, member in enumerate(parse_members(column.column_type), start=1):
         try:
-            encoded = member.encode(codec)
+            encoded = member.encode("latin-1") if is_binary else charset.encode(member)
         except UnicodeError:
             encoded = member.encode("utf-8")
         members.setdefault(key(encoded), position)
@@ -1029,6 +1025,74 @@ def _check_warnings(cur, table: TableInfo) -> None:
 
 
 
+# --- what the target's strings say about a mismatch ---------------------------------------------------------
+
+CHARSET_SETTINGS = (
+    "check the data files' SET NAMES, [mydumper] data-character-set (CSV files, and SQL files that set "
+    "none) and [mydumper] character-set (schema files)"
+)
+CHARSET_CAUSE = (
+    "strings in a character set other than the one declared: UTF-8 text declared as latin1 is stored "
+    f"double-encoded, latin1 text declared as UTF-8 has bytes that are not valid UTF-8; {CHARSET_SETTINGS}"
+)
+# UTF-8 text read as latin1 and stored as UTF-8: a 2-byte sequence's lead byte (0xC2-0xDF, now U+00C2-U+00DF,
+# "Ã" and friends: C3 82-C3 9F) followed by its continuation byte (0x80-0xBF: U+0080-U+00BF, C2 xx, or one
+# of Windows-1252's letters and signs there, C5 / C6 / CB / E2 ...).
+_DOUBLE_ENCODED = (
+    rb"\xC3[\x82-\x9F]"
+    rb"(\xC2[\x80-\xBF]|\xC5[\x92\x93\xA0\xA1\xB8\xBD\xBE]|\xC6\x92|\xCB[\x86\x9C]|\xE2[\x80-\x84])"
+)
+_REPLACEMENT_CHARACTER = b"\xef\xbf\xbd"  # U+FFFD in UTF-8
+
+
+def string_findings(conn, table: TableInfo, columns: Sequence[ColumnInfo]) -> list[str]:
+    """Signs of a character-set mistake in the target's text columns, for the mismatch message: values
+    that look double-encoded, values holding U+FFFD (what the CSV conversion writes for bytes that do not
+    convert) and values holding ``?`` (what the server writes for them). One query, run only after a
+    mismatch."""
+    text = [c for c in columns if c.charset and c.charset.lower() != "binary"]
+    if not text:
+        return []
+    pieces: list[str] = []
+    params: list[bytes] = []
+    for column in text:
+        value = f"CAST({quote_identifier(column.name)} AS BINARY)"
+        utf8 = column.charset.lower().startswith("utf8")
+        pieces.append(f"SUM({value} REGEXP %s)" if utf8 else "0")
+        if utf8:
+            params.append(_DOUBLE_ENCODED)
+        pieces.append(f"SUM(LOCATE(%s, {value}) > 0)")
+        params.append(_REPLACEMENT_CHARACTER if utf8 else b"\0\0\0never")
+        pieces.append(f"SUM(LOCATE('?', {value}) > 0)")
+    sql = f"SELECT {', '.join(pieces)} FROM {quote_identifier(table.schema)}.{quote_identifier(table.name)}"
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            counts = [int(n or 0) for n in cur.fetchone()]
+    except Exception as exc:  # noqa: BLE001 - a diagnosis must never hide the mismatch it explains
+        log.warning(
+            "table %s.%s: could not look for character-set mistakes: %s", table.schema, table.name, exc
+        )
+        return []
+    findings = []
+    for index, column in enumerate(text):
+        double, replaced, question = counts[3 * index : 3 * index + 3]
+        if double:
+            findings.append(
+                f"{double} values of column {column.name} look double-encoded (UTF-8 text read as latin1)"
+            )
+        if replaced:
+            findings.append(
+                f"{replaced} values of column {column.name} hold U+FFFD: bytes that are not valid in the "
+                "declared charset (mydumper.data-invalid-char-replace)"
+            )
+        if question:
+            findings.append(
+                f"{question} values of column {column.name} hold '?', which the server writes for bytes "
+                f"that are not valid in the declared charset or characters {column.charset} cannot hold"
+            )
+    return findings
+
 
 # --- the source side ---------------------------------------------------------------------------------------
 
@@ -1038,6 +1102,29 @@ _LENGTH_PREFIXES = tuple(b"%d:" % n for n in range(4096))
 _HASH_PREFIX = struct.Struct(">Q").unpack_from
 
 
+def _in_column_charset(
+    column: ColumnInfo, source: MysqlCharset | None, normalise: Normaliser | None
+) -> Normaliser | None:
+    """``normalise`` preceded by the server's conversion of a string sent in ``source`` into the column's
+    character set (:func:`~.charsets.server_conversion`), where that changes the bytes: only for text
+    columns whose charset differs from the file's. ``source`` None means the bytes are stored as sent."""
+    if source is None or not column.charset:
+        return normalise
+    target = lookup_charset(column.charset)
+    if target is None:  # binary, or a charset (ucs2, utf16, ...) a client cannot send in: bytes as they are
+        return normalise
+    convert = server_conversion(source, target)
+    if convert is None:
+        return normalise
+    if normalise is None:
+        def converted(value: bytes) -> bytes:
+            return convert(value) if type(value) is bytes else value
+    else:
+        def converted(value: bytes) -> bytes:
+            return normalise(convert(value) if type(value) is bytes else value)
+    return converted
+
+
 class RowHasher:
     """Hashes source rows the way :func:`row_hash_sql` hashes target rows.
 
@@ -1045,14 +1132,30 @@ class RowHasher:
     carries, not necessarily all of the table's. ``round_fractional_seconds`` says whether the target
     rounds fractional seconds to the column's precision (MySQL, TiDB, MariaDB with
     ``TIME_ROUND_FRACTIONAL``) or truncates them (MariaDB's default): see :func:`rounds_fractional_seconds`.
+    ``source_charset`` is the client character set the strings are sent in (None or ``binary``: stored as
+    they are): a text column in another charset holds them converted, and that is what is hashed.
     """
 
     __slots__ = ("_plain_sql", "_plan", "columns")
 
-    def __init__(self, columns: Sequence[ColumnInfo], *, round_fractional_seconds: bool = False) -> None:
+    def __init__(
+        self,
+        columns: Sequence[ColumnInfo],
+        *,
+        round_fractional_seconds: bool = False,
+        source_charset: str | None = None,
+    ) -> None:
         self.columns = tuple(columns)
+        source = lookup_charset(source_charset)
         self._plan = tuple(
-            (index, value_normaliser(self.columns[index], round_fractional_seconds=round_fractional_seconds))
+            (
+                index,
+                _in_column_charset(
+                    self.columns[index],
+                    source,
+                    value_normaliser(self.columns[index], round_fractional_seconds=round_fractional_seconds),
+                ),
+            )
             for index in _canonical_order(self.columns)
         )
         self._plain_sql: _PlainSqlRows | None = None
@@ -1278,10 +1381,12 @@ def compare_checksums(
     actual: RowChecksum,
     *,
     columns: Sequence[ColumnInfo] = (),
+    findings: Sequence[str] = (),
 ) -> str | None:
     """None when the target (``actual``) matches the source (``expected``); else the message for the user:
     both values and the likely causes, most likely first. ``columns`` (the hashed columns) lets the
-    message name those whose values may not be normalised exactly."""
+    message name those whose values may not be normalised exactly; ``findings`` are what
+    :func:`string_findings` saw in the target's strings."""
     if expected == actual:
         return None
     head = (
@@ -1309,8 +1414,17 @@ def compare_checksums(
         "numbers clamped under a non-strict sql_mode, invalid dates turned into 0000-00-00",
         "TIMESTAMP values read in a different time zone than the import session's, or fractional seconds "
         "rounded where the checksum expected them truncated (TIME_ROUND_FRACTIONAL)",
-        "a session that converted character sets (the import must use SET NAMES binary)",
+        CHARSET_CAUSE,
     ]
+    # Double-encoded values and U+FFFD name the cause outright: first. A '?' may be the data's own (a URL's
+    # query): it goes with the generic charset cause, as a hint.
+    telling = [f for f in findings if "hold '?'" not in f]
+    hints = [f for f in findings if "hold '?'" in f]
+    if hints:
+        causes[-1] = f"{CHARSET_CAUSE} (" + "; ".join(hints) + ")"
+    if telling:
+        found = "; ".join(telling)
+        causes.insert(0, f"strings in the wrong character set: {found} ({CHARSET_SETTINGS})")
     inexact = inexact_columns(columns)
     if inexact:
         causes.append("columns the checksum cannot always normalise exactly: " + "; ".join(inexact))

@@ -945,12 +945,15 @@ LIGHTNING_KEYS: tuple[LightningKey, ...] = (
         "has nothing to overlap",
     ),
     LightningKey("mydumper.character-set", _H, "encoding of schema files"),
-    LightningKey("mydumper.data-character-set", _H, "encoding of CSV data, converted to UTF-8"),
+    LightningKey(
+        "mydumper.data-character-set",
+        _H,
+        "encoding of CSV data (converted as Lightning does), and of SQL files that set no charset themselves",
+    ),
     LightningKey(
         "mydumper.data-invalid-char-replace",
-        _R,
-        "not applied yet: bytes that do not convert become U+FFFD",
-        when="not U+FFFD while data-character-set converts (gb18030, gbk, latin1, ascii)",
+        _H,
+        "what replaces bytes that do not convert from data-character-set",
     ),
     LightningKey("mydumper.max-region-size", _H, "size of a chunk of a large CSV file (with strict-format)"),
     LightningKey("mydumper.filter", _H, "which tables are imported"),
@@ -1371,7 +1374,8 @@ def _max_error_count(value: Any, key: str) -> int:
 
 # ---- [mydumper] ------------------------------------------------------------------------------------------
 
-_SCHEMA_CHARSETS = ("auto", "utf8mb4", "gb18030", "binary")
+# Lightning reads schema files as auto / utf8mb4 / gb18030 / binary; gbk and latin1 are ours.
+_SCHEMA_CHARSETS = ("auto", "utf8mb4", "gb18030", "gbk", "latin1", "binary")
 _DATA_CHARSETS = MappingProxyType(
     {
         "binary": "binary",
@@ -1427,8 +1431,6 @@ def _read_mydumper(table: _Table) -> MydumperConfig:
         _check_replacement_is_not_csv_syntax(
             invalid_char_replace, csv, table.key("data-invalid-char-replace")
         )
-    if data_character_set not in ("binary", "utf8mb4") and invalid_char_replace != INVALID_CHAR_REPLACEMENT:
-        raise _refused(table.key("data-invalid-char-replace"))
     return MydumperConfig(
         data_source_dir=source_dir,
         filter=filter_rules,

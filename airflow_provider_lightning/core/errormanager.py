@@ -235,4 +235,10 @@ def _hint(error: str) -> str:
             " — the row has a different number of values than the columns it is written to; for a CSV "
             "file check [mydumper.csv] separator, delimiter and header against the file"
         )
+    if error.startswith("Incorrect string value"):
+        return (
+            " — the value's bytes are not valid in the character set the file declares (or the column cannot "
+            "hold its characters); check the file's SET NAMES, [mydumper] data-character-set (CSV files, and "
+            "SQL files that set none) and the column's character set"
+        )
     return ""

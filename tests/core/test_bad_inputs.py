@@ -10,20 +10,15 @@ Every case in ``tests/data/bad/<case>/`` is a tiny data source (database ``bad``
   ``{ ids = [first, last], v = "row{id}" }``); tables not listed must not exist. When the prechecks
   refuse the import, the tables must be empty: nothing is written before them;
 - ``rows_before_error = true``: the rows listed (in file order) are those before the bad input, which
-  must have been committed; nothing else may be there (see PENDING_ROWS);
+  must have been committed; nothing else may be there;
 - ``[[type_errors]]`` / ``[[syntax_errors]]`` / ``[[conflicts]]``: the exact rows of the error tables
   (table, file, offset of the row's first byte, and a piece of the error text);
 - ``[config...]``: settings for the case's ``tidb-lightning.toml``; ``route_schema``: the
   ``[[routes]] schema-pattern`` that sends the case's database(s) to the fresh database (``bad``);
-- ``[pending] messages``: what the message should also say once a fix outside this corpus's files is made.
 
 And in every case the command touches nothing outside its target and task-info databases: ``@VICTIM@``
 in a file's name or content stands for a database the test creates and checks is still there and still
 empty, and no database named by the case's files (nor in ``absent_databases``) may appear.
-
-Where a case needs a fix in a file this corpus does not own, the test checks everything else, checks the
-weaker outcome that holds meanwhile (never a lost good row, never an extra one), and ends as an expected
-failure that names the fix.
 
 ``make_corpus.py`` in the corpus folder writes the cases (and documents how the binary ones were made).
 All 53 cases take 25-40 seconds together: one ``lightning`` process per case, about half a second each.
@@ -58,24 +53,6 @@ ERROR_TABLES = {
     "syntax_errors": "syntax_error_v1",
     "conflicts": "conflict_records",
 }
-
-# Outcomes that need a fix outside the files of this corpus. A case meets them once the fix is made; until
-# then the test checks the weaker outcome that holds and ends as an expected failure naming the fix.
-PENDING_ROWS = (
-    "rows before the error are not committed, the batch holding them is dropped: core/importer/table.py "
-    "should flush it (up to the last good row) before re-raising a parser error, core/backend/logical.py "
-    "should commit the rows before a row that stops the table, with the marker at that row"
-)
-PENDING_OFFSETS = (
-    "error records point at the end of the previous row: core/importer/table.py should record a SQL row's "
-    "own start (row_end - len(raw)) as its offset"
-)
-PENDING_MESSAGES = "the message lacks: {}"
-PENDING_SHELL = (
-    "suggested `lightning ctl` commands quote table names with bare '...', which a name holding a quote "
-    "breaks out of (a shell runs the rest): core/cli.py and core/importer/steps.py should use shlex.quote"
-)
-
 
 def test_the_corpus_holds_at_least_thirty_cases():
     assert len(CASES) >= 30
@@ -118,7 +95,7 @@ def test_bad_input(case, mysql_server, make_database, tmp_path):
     )
     output = run.stdout + run.stderr
     message = _final_message(run.stderr)
-    pending: list[str] = []
+    assert "pending" not in expect, "every outcome is asserted: a case has no [pending] section"
 
     assert "Traceback (most recent call last)" not in output, output
     assert "unexpected error" not in message, message
@@ -128,18 +105,13 @@ def test_bad_input(case, mysql_server, make_database, tmp_path):
         assert run.returncode != 0, f"the import succeeded:\n{run.stdout}"
         for pattern in expect["messages"]:
             assert re.search(_substitute(pattern, victim), message), f"{pattern!r} not in: {message}"
-        missing = [p for p in expect.get("pending", {}).get("messages", ()) if not re.search(p, message)]
-        if missing:
-            pending.append(PENDING_MESSAGES.format(", ".join(missing)))
 
     for pattern in expect.get("output", ()):
         assert re.search(_substitute(pattern, victim), output), f"{pattern!r} not in the output:\n{output}"
 
     keys = {f"`{target}`.`{name.replace('`', '``')}`" for name in _tables(mysql_server, target)}
     unquoted = _unquoted_commands(output, keys)
-    if unquoted:
-        assert expect.get("pending", {}).get("shell_quoting"), f"commands a shell misreads: {unquoted}"
-        pending.append(PENDING_SHELL)
+    assert not unquoted, f"commands a shell misreads: {unquoted}"
 
     assert _database_exists(mysql_server, victim), "the victim database is gone"
     assert not _tables(mysql_server, victim), "tables appeared in the victim database"
@@ -160,11 +132,7 @@ def test_bad_input(case, mysql_server, make_database, tmp_path):
         assert len(found) == len(wanted), f"{table}: {found}"
         for (*where, error), (*found_where, text) in zip(wanted, found, strict=True):
             assert error in text, f"{table}: {error!r} not in {text!r}"
-            if found_where == where:
-                continue
-            near = found_where[:2] == where[:2] and _only_separators(source / where[1], found_where[2], where[2])
-            assert near, f"{table}: {found_where} recorded, {where} expected"
-            pending.append(PENDING_OFFSETS)
+            assert found_where == where, f"{table}: {found_where} recorded, {where} expected"
 
     wanted_tables = {
         _substitute(name, victim): _table_rows(rows, victim) for name, rows in expect["tables"].items()
@@ -175,15 +143,8 @@ def test_bad_input(case, mysql_server, make_database, tmp_path):
     refused_by_prechecks = "prechecks failed" in message.split("\n", 1)[0]
     for name, rows in wanted_tables.items():
         held = _rows(mysql_server, target, name)
-        if held == rows or (refused_by_prechecks and not held):
-            continue
-        # Nothing extra and nothing skipped, ever: what is missing may only be the last rows before the error.
-        assert expect.get("rows_before_error") and held == rows[: len(held)], (
-            f"table {name} holds {held}, not {rows}"
-        )
-        pending.append(PENDING_ROWS)
-    if pending:
-        pytest.xfail("; ".join(dict.fromkeys(pending)))
+        # Exactly the rows listed: with rows_before_error, every good row before the bad input committed.
+        assert held == rows or (refused_by_prechecks and not held), f"table {name} holds {held}, not {rows}"
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -203,12 +164,6 @@ def _table_rows(rows: list[list[Any]] | dict[str, Any], victim: str) -> list[tup
         first, last = rows["ids"]
         return [(i, rows["v"].format(id=i)) for i in range(first, last + 1)]
     return sorted(tuple(_substitute(v, victim) if isinstance(v, str) else v for v in _plain(r)) for r in rows)
-
-
-def _only_separators(path: Path, found: int, wanted: int) -> bool:
-    """Whether the bytes from ``found`` up to ``wanted`` are what lies between two rows: ``,`` and spaces."""
-    data = path.read_bytes()
-    return found < wanted and not data[found:wanted].strip(b", \t\r\n")
 
 
 def _copy_case(case_dir: Path, dest: Path, victim: str) -> Path:

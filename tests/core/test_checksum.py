@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_lightning.core.checksum import (
@@ -32,6 +32,7 @@ from airflow_provider_lightning.core.checksum import (
     row_hash_sql,
     target_checksum_sql,
 )
+from airflow_provider_lightning.core.charsets import looks_like_utf8
 from airflow_provider_lightning.core.errors import TargetError
 from airflow_provider_lightning.core.mydump.sql_parser import decode_row
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
@@ -979,7 +980,7 @@ def test_swapping_values_between_rows_is_a_mismatch(loaded):
 def test_the_mismatch_message_gives_both_checksums_and_the_likely_causes():
     message = compare_checksums("`db`.`t`", RowChecksum(10, 123), RowChecksum(10, 456))
     assert "`db`.`t`" in message and "123" in message and "456" in message
-    for cause in ("[mydumper.csv] header", "FLOAT", "time zone", "SET NAMES binary"):
+    for cause in ("[mydumper.csv] header", "FLOAT", "time zone", "SET NAMES", "data-character-set"):
         assert cause in message
 
 
@@ -1180,3 +1181,68 @@ def test_not_null_columns_hash_alike_on_both_sides(target):
     target.load(rows)
     assert "IFNULL(CONCAT(LENGTH(CAST(`id`" not in row_hash_sql(target.info.columns)  # NOT NULL: no IFNULL
     assert_checksums_agree(target, rows)
+
+
+# --- strings sent in a file's character set -------------------------------------------------------------
+
+CHARSET_COLUMNS = (
+    "id INT, u VARCHAR(40) CHARACTER SET utf8mb4, m VARCHAR(40) CHARACTER SET utf8mb3, "
+    "l VARCHAR(40) CHARACTER SET latin1, g VARCHAR(40) CHARACTER SET gbk, c CHAR(10) CHARACTER SET latin1, "
+    "e ENUM('é', 'x') CHARACTER SET latin1, b VARBINARY(80)"
+)
+# Characters each charset holds, and some none of them do (an emoji, which utf8mb3 cannot hold either).
+CHARSET_TEXT = st.text(alphabet=st.sampled_from("aZ '\\é€ü\x81中文ä😀ßΩ"), max_size=8)
+
+
+@pytest.mark.parametrize("source", ["utf8mb4", "latin1", "gbk"])
+def test_the_source_hashes_what_text_columns_hold_after_the_servers_conversion(target, source):
+    target.create(CHARSET_COLUMNS)
+    python = {"utf8mb4": "utf-8", "latin1": "cp1252", "gbk": "gbk"}[source]
+
+    @EXAMPLES
+    @given(st.lists(CHARSET_TEXT, min_size=7, max_size=7), st.booleans())
+    def check(texts, enum_member):
+        # What a file in `source` carries: each string in that charset (what it cannot spell, left out).
+        sent = [t.encode(python, "ignore") for t in texts]
+        if source == "latin1":  # latin1 bytes that read as UTF-8 text are taken for it (docs/checksum.md)
+            assume(not any(looks_like_utf8(s) for s in sent))
+        row = [Number(b"1"), *sent[:5], b"\xe9" if source == "latin1" and enum_member else b"x", sent[6]]
+        with target.conn.cursor() as cur:
+            cur.execute(f"SET NAMES {source}")
+        try:
+            target.load([row])
+        finally:
+            with target.conn.cursor() as cur:
+                cur.execute("SET NAMES binary")
+        hasher = RowHasher(target.info.columns, source_charset=source)
+        assert hasher.add_rows([row]) == fetch_target_checksum(target.conn, target.info)
+        raw = b"(" + b",".join(sql_literal(v) for v in row) + b")"
+        assert hasher.hash_sql_rows([raw]) == [hasher.hash_row(decode_row(raw))]  # the fast path agrees
+
+    check()
+
+
+def test_utf8_declared_as_latin1_never_matches_its_double_encoded_target(target):
+    target.create("u VARCHAR(20) CHARACTER SET utf8mb4")
+    row = ["café".encode()]
+    with target.conn.cursor() as cur:
+        cur.execute("SET NAMES latin1")
+    target.load([row])
+    with target.conn.cursor() as cur:
+        cur.execute("SET NAMES binary")
+    hasher = RowHasher(target.info.columns, source_charset="latin1")
+    assert hasher.add_rows([row]) != fetch_target_checksum(target.conn, target.info)
+
+
+def test_a_mismatch_with_double_encoded_strings_names_that_cause_first():
+    findings = ["2 values of column u look double-encoded (UTF-8 text read as latin1)"]
+    message = compare_checksums("`db`.`t`", RowChecksum(2, 1), RowChecksum(2, 2), findings=findings)
+    first = message.split("Likely causes: ", 1)[1].split("; (2)", 1)[0]
+    assert "2 values of column u look double-encoded" in first and "data-character-set" in first
+
+
+def test_question_marks_in_strings_are_only_a_hint_beside_the_charset_cause():
+    findings = ["3 values of column url hold '?', which the server writes for ..."]
+    message = compare_checksums("`db`.`t`", RowChecksum(2, 1), RowChecksum(2, 2), findings=findings)
+    first = message.split("Likely causes: ", 1)[1].split("; (2)", 1)[0]
+    assert "url" not in first and "3 values of column url hold '?'" in message

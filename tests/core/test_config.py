@@ -557,7 +557,7 @@ def test_loading_leaves_the_callers_dicts_as_they_were():
         ({"mydumper": {"read-block-size": "lots"}}, "mydumper.read-block-size", "is not a byte size"),
         ({"mydumper": {"batch-import-ratio": 1.0}}, "mydumper.batch-import-ratio", "less than 1"),
         ({"mydumper": {"batch-import-ratio": "half"}}, "mydumper.batch-import-ratio", "expected a number"),
-        ({"mydumper": {"character-set": "latin1"}}, "mydumper.character-set", "'auto', 'utf8mb4'"),
+        ({"mydumper": {"character-set": "ebcdic"}}, "mydumper.character-set", "'auto', 'utf8mb4'"),
         ({"mydumper": {"data-character-set": "ebcdic"}}, "mydumper.data-character-set", "'gbk'"),
         ({"tidb": {"port": 70000}}, "tidb.port", "between 1 and 65535"),
         ({"tidb": {"tls": "yes"}}, "tidb.tls", "'skip-verify'"),

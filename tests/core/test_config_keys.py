@@ -146,9 +146,6 @@ REFUSED_EXAMPLES: dict[str, dict[str, Any]] = {
             }
         ]
     },
-    "mydumper.data-invalid-char-replace": {
-        "mydumper": {"data-character-set": "gbk", "data-invalid-char-replace": "?"}
-    },
     "conflict.precheck-conflict-before-import": {"conflict": {"precheck-conflict-before-import": True}},
 }
 
@@ -180,6 +177,13 @@ def test_a_refused_key_written_empty_asks_for_nothing_and_loads(key):
 
 def test_a_replacement_character_is_accepted_when_nothing_is_converted():
     config = load_config(data={"mydumper": {**SOURCE["mydumper"], "data-invalid-char-replace": "?"}})
+
+    assert config.mydumper.data_invalid_char_replace == "?"
+
+
+def test_a_replacement_character_is_used_as_written_where_a_charset_is_converted():
+    config = load_config(data={"mydumper": {**SOURCE["mydumper"], "data-character-set": "gbk",
+                                            "data-invalid-char-replace": "?"}})
 
     assert config.mydumper.data_invalid_char_replace == "?"
 

@@ -401,6 +401,19 @@ def test_latin1_is_read_as_windows_1252():
     assert parse_schema_file(data, path="f.sql", kind="table", charset="latin1").name == "café€"
 
 
+def test_latin1_keeps_the_bytes_windows_leaves_undefined_as_mysql_does():
+    data = b"CREATE TABLE `t` (a varchar(3) DEFAULT '\x81\x8d\x9d');"
+    schema_file = parse_schema_file(data, path="f.sql", kind="table", charset="latin1")
+    assert schema_file.create_sql.endswith("DEFAULT '\x81\x8d\x9d')".encode())
+
+
+def test_gbk_is_read_as_gbk_and_offsets_count_its_bytes():
+    data = "SET NAMES gbk;\nCREATE TABLE `中文` (a int);".encode("gbk")
+    schema_file = parse_schema_file(data, path="f.sql", kind="table", charset="gbk")
+    assert schema_file.name == "中文"
+    assert data[schema_file.statements[1].offset :].startswith(b"CREATE")
+
+
 def test_binary_passes_the_bytes_through():
     data = b"CREATE TABLE `t\xff` (a varchar(3) DEFAULT '\xfe');"
     schema_file = parse_schema_file(data, path="f.sql", kind="table", charset="binary")

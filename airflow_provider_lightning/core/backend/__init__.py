@@ -64,6 +64,9 @@ class RowBatch:
     size: int = 0
     # Where a resume re-reads row i (the end of row i-1): what the chunk's position is before row i.
     resumes: list[int] = field(default_factory=list)
+    # The character_set_client the rows' strings are written in (what the file declared); None: binary,
+    # the bytes are stored as they are.
+    charset: str | None = None
 
     def add(self, row: bytes, offset: int, row_hash: int | None, *, resume: int | None = None) -> None:
         self.rows.append(row)
@@ -82,6 +85,7 @@ class RowBatch:
             hashes=self.hashes[:count] if self.hashes is not None else None,
             size=sum(len(r) + 1 for r in self.rows[:count]),
             resumes=self.resumes[:count],
+            charset=self.charset,
         )
 
     def __len__(self) -> int:

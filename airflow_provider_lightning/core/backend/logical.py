@@ -30,6 +30,7 @@ before the chunk's first batch (``ProgressMarkers.claim``), so there is always a
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ from airflow_provider_lightning.core.backend import (
     RowBatch,
 )
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.checksum import RowChecksum
 from airflow_provider_lightning.core.encode import quote_identifier, render_value
 from airflow_provider_lightning.core.errormanager import ErrorManager, RowError, TooManyErrors
@@ -202,6 +204,8 @@ class LogicalWriter:
         column_list = ",".join(quote_identifier(c) for c in self.columns)
         self._insert_head = f"INSERT INTO {self._qualified} ({column_list}) VALUES ".encode()
         self._replace_head = f"REPLACE INTO {self._qualified} ({column_list}) VALUES ".encode()
+        self._heads = (self._insert_head, self._replace_head)
+        self._charset: str | None = None  # the session's character_set_client; None: binary
         self._probe = probe
         self._decode_row = decode_row
         self._conn = None
@@ -229,6 +233,8 @@ class LogicalWriter:
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
             self._conn = None
+        self._charset = None  # a new connection starts with SET NAMES binary
+        self._insert_head, self._replace_head = self._heads
 
     def write_batch(self, batch: RowBatch, before: ChunkProgress, *, end_pos: int, finished: bool) -> BatchResult:
         """Write and commit the batch with its marker; retry retryable errors for ``retry_window`` seconds.
@@ -310,7 +316,11 @@ class LogicalWriter:
             if self.backend.fence is not None:
                 self.backend.fence(cur)
             if batch.rows:
-                self._insert(cur, batch, list(range(len(batch.rows))), outcome)
+                self._use_charset(cur, batch.charset)
+                try:
+                    self._insert(cur, batch, list(range(len(batch.rows))), outcome)
+                finally:
+                    self._use_charset(cur, None, quietly=sys.exc_info()[0] is not None)
             errors = self.backend.errors
             errors.record_type_errors(cur, self.table, batch.path, outcome.type_errors)
             errors.record_conflicts(cur, self.table, batch.path, outcome.conflicts)
@@ -376,6 +386,44 @@ class LogicalWriter:
             "run that is still alive, or a second worker). Stop it, then run the import again: it resumes "
             "from the marker"
         )
+
+    def _use_charset(self, cur, charset: str | None, *, quietly: bool = False) -> None:
+        """Read the next statements' strings in ``charset`` (None: back to ``binary``).
+
+        A file that says ``SET NAMES latin1`` has its strings converted by the server, exactly as the
+        ``mysql`` client would have them converted; only its INSERTs run so, the rest of the session
+        (markers, error records) stays binary. The statement heads are re-encoded for the charset, as
+        the server reads the column names in it too.
+        """
+        if charset == self._charset:
+            return
+        try:
+            if charset is not None:
+                self._insert_head, self._replace_head = self._heads_in(charset)
+            else:
+                self._insert_head, self._replace_head = self._heads
+            cur.execute(b"SET NAMES " + (charset or "binary").encode("ascii"))
+            self._charset = charset
+        except Exception:
+            if not quietly:
+                raise
+            self.close()  # the session is in an unknown charset: a new connection starts binary
+
+    def _heads_in(self, charset: str) -> tuple[bytes, bytes]:
+        heads = self._heads
+        if all(h.isascii() for h in heads):
+            return heads
+        found = lookup_charset(charset)
+        try:
+            if found is None:
+                raise UnicodeError(charset)
+            return tuple(found.encode(h.decode("utf-8")) for h in heads)  # type: ignore[return-value]
+        except UnicodeError:
+            raise TargetError(
+                f"table {self.table}: the data file's strings are in {charset}, which cannot spell the "
+                "table's or its columns' names; convert the file to utf8mb4 (SET NAMES utf8mb4) or rename "
+                "the columns"
+            ) from None
 
     # -- isolating the rows at fault ------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ def csv_dialect(config: Any) -> CsvDialect:
         not_null=csv.not_null,
         header=csv.header,
         trim_last_separator=csv.trim_last_separator,
+        header_charset=config.mydumper.data_character_set,
     )
 
 

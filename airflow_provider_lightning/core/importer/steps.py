@@ -41,6 +41,7 @@ from airflow_provider_lightning.core.checksum import (
     fetch_target_checksum_concurrently,
     rounds_fractional_seconds,
     row_hash_sql,
+    string_findings,
 )
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errormanager import ErrorLimits, ErrorManager
@@ -765,6 +766,7 @@ def _import_leased_table(
         dialect=csv_dialect(env.config),
         header_schema_match=env.config.mydumper.csv.header_schema_match,
         data_character_set=env.config.mydumper.data_character_set,
+        data_invalid_char_replace=env.config.mydumper.data_invalid_char_replace,
         checksum=int(env.config.post_restore.checksum) > 0,
         limits=env.batch_limits(),
         round_fractional_seconds=rounds_fractional_seconds(env.prepared.facts, env.prepared.session.sql_mode),
@@ -982,6 +984,13 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int, task_id: in
         concurrency=concurrency,
     )
     mismatch = compare_checksums(name, expected, actual)
+    if mismatch is not None:
+        conn = env.connect(data=True)
+        try:
+            findings = string_findings(conn, target, columns)
+            mismatch = compare_checksums(name, expected, actual, findings=findings)
+        finally:
+            conn.close()
     if mismatch is None:
         log.info("table %s: checksum ok (%d rows)", name, actual.rows)
         return "ok", expected, actual

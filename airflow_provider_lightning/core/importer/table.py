@@ -25,6 +25,8 @@ from airflow_provider_lightning.core.checkpoints.model import (
     TableCheckpoint,
 )
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
+from airflow_provider_lightning.core.charsets import MysqlCharset, backslash_trail
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.checksum import RowHasher
 from airflow_provider_lightning.core.encode import render_row
 from airflow_provider_lightning.core.errormanager import ErrorManager
@@ -34,7 +36,7 @@ from airflow_provider_lightning.core.importer.progress import ImportProgress
 from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser
 from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
 from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, decode_row
+from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, charset_before, decode_row
 from airflow_provider_lightning.core.mydump.values import Value
 from airflow_provider_lightning.core.storage import Compression, LocalStorage, Storage, open_source_file
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
@@ -59,6 +61,7 @@ class ChunkOptions:
     checksum: bool
     limits: BatchLimits
     round_fractional_seconds: bool = False
+    data_invalid_char_replace: str = "\ufffd"
 
 
 class CheckpointSaver:
@@ -270,7 +273,9 @@ class _ChunkRun:
         self.chunk = chunk
         self.options = table.options
         self._writers: dict[tuple[str, ...] | None, Any] = {}
-        self._hashers: dict[tuple[str, ...] | None, RowHasher] = {}
+        self._hashers: dict[tuple[tuple[str, ...] | None, str | None], RowHasher] = {}
+        # The character_set_client the rows of new batches are read in (None: binary, bytes as they are).
+        self._batch_charset: str | None = None
         self._writer: Any = None
         self._position_scale = 1.0  # bytes of source per unit of position (Parquet positions are rows)
         self.columns: tuple[ColumnInfo, ...] = ()
@@ -332,6 +337,7 @@ class _ChunkRun:
             columns=list(chunk.columns) if chunk.columns is not None else None,
             statement=chunk.statement,
             block_size=self.options.read_block_size,
+            charset=self._charset_at(chunk.pos),
         )
         limits = self.options.limits
         last_end = chunk.pos
@@ -339,7 +345,12 @@ class _ChunkRun:
         # end continues inside that statement, so they are saved with its progress.
         columns = chunk.columns
         statement = chunk.statement
-        hasher = self._use_columns(columns)
+        # The file's own SET NAMES decides how its strings are read; data-character-set only when it
+        # sets none. A batch is sent in one charset: a change starts a new batch.
+        declared = parser.charset
+        self._batch_charset = self._sql_charset(declared)
+        multibyte = _backslash_unsafe(self._batch_charset)
+        hasher = self._use_columns(columns, source_charset=self._batch_charset)
 
         def flush(batch: RowBatch, end_pos: int, *, finished: bool = False) -> RowBatch:
             if hasher is not None:
@@ -351,11 +362,22 @@ class _ChunkRun:
         try:
             for raw, row_end in parser.iter_raw_rows():
                 now = tuple(parser.columns) if parser.columns is not None else None
-                if now != columns:
+                if now != columns or parser.charset != declared:
                     batch = flush(batch, last_end)
                     columns = now
-                    hasher = self._use_columns(columns)
+                    declared = parser.charset
+                    self._batch_charset = batch.charset = self._sql_charset(declared)
+                    multibyte = _backslash_unsafe(self._batch_charset)
+                    hasher = self._use_columns(columns, source_charset=self._batch_charset)
                 statement = parser.statement
+                if multibyte is not None and (at := backslash_trail(multibyte, raw)) is not None:
+                    raise SourceError(
+                        chunk.path,
+                        f"a {multibyte.name} character whose second byte is a backslash (0x5C): this import "
+                        "reads backslashes as escapes and cannot read such a file correctly; convert it to "
+                        "utf8mb4 (mysqldump --default-character-set=utf8mb4)",
+                        offset=row_end - len(raw) + at,
+                    )
                 batch.add(raw, row_end - len(raw), None, resume=last_end)
                 last_end = row_end
                 if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
@@ -364,6 +386,26 @@ class _ChunkRun:
             self._salvage(lambda: flush(batch, last_end))
             raise
         flush(batch, last_end, finished=True)
+
+    def _sql_charset(self, declared: str | None) -> str | None:
+        """The session charset for rows a file declared ``declared`` for (None: binary, bytes as they are)."""
+        charset = declared if declared is not None else self.options.data_character_set
+        return None if charset == "binary" else charset
+
+    def _charset_at(self, pos: int) -> str | None:
+        """The charset an SQL file has set before ``pos``: a chunk resumed mid-file reads the file's head."""
+        if pos == 0:
+            return None
+        chunk = self.chunk
+        return charset_before(
+            lambda: open_source_file(
+                self.table.storage, chunk.path, Compression(chunk.compression), 0,
+                block_size=self.options.read_block_size,
+            ),
+            pos,
+            path=chunk.path,
+            block_size=self.options.read_block_size,
+        )
 
     def _run_csv(self, stream: Any, end: int | None) -> None:
         chunk = self.chunk
@@ -385,12 +427,21 @@ class _ChunkRun:
         file_columns = names if self.options.header_schema_match else None
         # The column list the rows are written to: a resume past the header needs it (None: every column).
         saved = tuple(file_columns) if file_columns is not None else None
-        hasher = self._use_columns(file_columns)
-        convert = _charset_converter(self.options.data_character_set)
-        rows = parser.iter_rows()
+        charset = self.options.data_character_set
+        hasher = self._use_columns(file_columns, source_charset=charset)
+        # Converted charsets travel as UTF-8 (converted here, as Lightning does, for the text columns
+        # only: a BLOB keeps its bytes, as LOAD DATA ... CHARACTER SET keeps them); utf8mb4 and ascii go
+        # as they are on a session that says so; binary on the binary session.
+        self._batch_charset = (
+            None if charset == "binary" else "utf8mb4" if charset in _CONVERTED_CHARSETS else charset
+        )
+        convert = _charset_converter(charset, self.options.data_invalid_char_replace)
+        converters = None
         if convert is not None:
-            rows = (([convert(v) if v is not None else None for v in values], end) for values, end in rows)
-        self._send_values(rows, parser.data_start if read_header else chunk.pos, saved, hasher)
+            converters = [convert if c.charset and c.charset != "binary" else None for c in self.columns]
+        self._send_values(
+            parser.iter_rows(), parser.data_start if read_header else chunk.pos, saved, hasher, converters
+        )
 
     def _run_parquet(self) -> None:
         chunk = self.chunk
@@ -413,9 +464,13 @@ class _ChunkRun:
         start: int,
         columns: tuple[str, ...] | None,
         hasher: RowHasher | None,
+        converters: Sequence[Callable[[bytes], bytes] | None] | None = None,
     ) -> None:
         """Batch decoded rows (each with the position after it) into INSERTs of ``columns``, hashing each
-        for the checksum; on a bad row, commit the good ones before it, then let the error go on."""
+        for the checksum; on a bad row, commit the good ones before it, then let the error go on.
+
+        ``converters`` (one per column, None for none) change a value's bytes before it is sent; the
+        checksum hashes the value as read, with the charset it was read in."""
         batch = self._new_batch()
         limits = self.options.limits
         width = len(self.columns)
@@ -425,6 +480,10 @@ class _ChunkRun:
                 row_hash = None
                 if hasher is not None:
                     row_hash = hasher.hash_row(values) if len(values) == width else 0
+                if converters is not None and len(values) == width:
+                    values = [
+                        f(v) if f is not None and type(v) is bytes else v for f, v in zip(converters, values)
+                    ]
                 batch.add(render_row(values), last, row_hash)
                 last = end
                 if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
@@ -444,10 +503,15 @@ class _ChunkRun:
     # -- batches -------------------------------------------------------------------------------------
 
     def _new_batch(self) -> RowBatch:
-        return RowBatch(path=self.chunk.path, hashes=[] if self.options.checksum else None)
+        return RowBatch(
+            path=self.chunk.path, hashes=[] if self.options.checksum else None, charset=self._batch_charset
+        )
 
-    def _use_columns(self, names: Sequence[str] | None) -> RowHasher | None:
-        """Write the following rows to these columns (None: all insertable columns, in table order)."""
+    def _use_columns(
+        self, names: Sequence[str] | None, *, source_charset: str | None = None
+    ) -> RowHasher | None:
+        """Write the following rows to these columns (None: all insertable columns, in table order);
+        their strings are in ``source_charset`` (None or ``binary``: bytes stored as they are)."""
         key = tuple(names) if names is not None else None
         self.columns = self.table.columns_for(names, self.chunk.path)
         if key not in self._writers:
@@ -460,12 +524,14 @@ class _ChunkRun:
                 probe=probe,
                 decode_row=decode_row,
             )
-            if self.options.checksum:
-                self._hashers[key] = RowHasher(
-                    self.columns, round_fractional_seconds=self.options.round_fractional_seconds
-                )
         self._writer = self._writers[key]
-        return self._hashers.get(key)
+        if self.options.checksum and (key, source_charset) not in self._hashers:
+            self._hashers[key, source_charset] = RowHasher(
+                self.columns,
+                round_fractional_seconds=self.options.round_fractional_seconds,
+                source_charset=source_charset,
+            )
+        return self._hashers.get((key, source_charset))
 
     def _flush(
         self,
@@ -568,22 +634,35 @@ class _Sender:
                 self._error = exc
 
 
-def _charset_converter(charset: str) -> Callable[[bytes], bytes] | None:
-    """Lightning's ``data-character-set``: CSV bytes in that charset are converted to UTF-8."""
-    codec = {
-        "binary": None,
-        "utf8mb4": None,
-        "utf8": None,
-        "gb18030": "gb18030",
-        "gbk": "gbk",
-        "latin1": "cp1252",  # MySQL's latin1 is Windows-1252
-        "ascii": "ascii",
-    }.get(charset.lower())
-    if codec is None:
+def _backslash_unsafe(charset: str | None) -> MysqlCharset | None:
+    """The charset, if its characters can end in a backslash byte (gbk, big5, sjis, ...)."""
+    found = lookup_charset(charset)
+    return found if found is not None and not found.backslash_safe else None
+
+
+# The data-character-set values Lightning converts to UTF-8 (binary, utf8mb4 and ascii go as they are).
+_CONVERTED_CHARSETS = ("gb18030", "gbk", "latin1")
+
+
+def _charset_converter(charset: str, replacement: str = "\ufffd") -> Callable[[bytes], bytes] | None:
+    """Lightning's ``data-character-set`` for CSV: field bytes in gb18030, gbk or latin1 become UTF-8.
+
+    As Lightning's ``CharsetConvertor``: what does not decode becomes U+FFFD, and every U+FFFD of the
+    result (also one the file spelled out) becomes ``data-invalid-char-replace``.
+    """
+    if charset.lower() not in _CONVERTED_CHARSETS:
         return None
+    source = lookup_charset(charset)
+    assert source is not None
+    substitute = replacement if replacement != "\ufffd" else None
 
     def convert(value: bytes) -> bytes:
-        return type(value)(value.decode(codec, errors="replace").encode("utf-8"))
+        if value.isascii():
+            return value
+        text = source.decode(value, "replace")
+        if substitute is not None and "\ufffd" in text:
+            text = text.replace("\ufffd", substitute)
+        return text.encode("utf-8")
 
     return convert
 

@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from airflow_provider_lightning.core.charsets import MysqlCharset
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.errors import ConfigError, ParseError
 from airflow_provider_lightning.core.mydump.values import Value
 
@@ -89,6 +91,8 @@ class CsvDialect:
     not_null: bool = False
     header: bool = True
     trim_last_separator: bool = False
+    #: ``[mydumper] data-character-set``: the charset the header line's names are read in.
+    header_charset: str = "utf8mb4"
 
     def __post_init__(self) -> None:
         for name in ("separator", "delimiter", "terminator", "escaped_by"):
@@ -399,6 +403,8 @@ class CsvParser:
     :param block_size: how many bytes to read at a time.
     :param max_row_size: a row longer than this (from its first byte to the end of its terminator) is an
         error, so that an unterminated quote cannot make the parser buffer a whole file.
+    :param header_charset: the charset the header's names are written in (``data-character-set``); None
+        reads them as UTF-8.
     """
 
     def __init__(
@@ -412,6 +418,7 @@ class CsvParser:
         read_header: bool | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
         max_row_size: int = DEFAULT_MAX_ROW_SIZE,
+        header_charset: MysqlCharset | None = None,
     ) -> None:
         if block_size < 1:
             raise ValueError(f"block_size must be at least 1, got {block_size}")
@@ -427,6 +434,9 @@ class CsvParser:
                 path,
             )
         self._stream = stream
+        if header_charset is None:
+            header_charset = lookup_charset(dialect.header_charset)
+        self._header_charset = header_charset
         self._block_size = block_size
         self._max_row_size = max_row_size
         self._end_offset = _NO_LIMIT if end_offset is None else end_offset
@@ -683,13 +693,16 @@ class CsvParser:
         for number, raw in enumerate(raws, start=1):
             if g.esc and g.esc in raw:
                 raw = g.unescape(raw)
+            charset = self._header_charset
             try:
-                name = raw.decode("utf-8").strip()
+                name = (raw.decode("utf-8") if charset is None else charset.decode(raw)).strip()
             except UnicodeDecodeError as exc:
+                what = "UTF-8" if charset is None or charset.codec == "utf-8" else charset.name
                 raise self._error(
                     row_start,
-                    f"column {number} of the header line is not valid UTF-8 ({exc.reason} at byte {exc.start} "
-                    "of the name); convert the file to UTF-8, or set [mydumper.csv] header = false",
+                    f"column {number} of the header line is not valid {what} ({exc.reason} at byte "
+                    f"{exc.start} of the name); set [mydumper] data-character-set to the file's encoding, "
+                    "convert the file, or set [mydumper.csv] header = false",
                 ) from None
             if not name:
                 hint = ""

@@ -50,6 +50,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from airflow_provider_lightning.core.charsets import MysqlCharset
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.encode import quote_identifier
 from airflow_provider_lightning.core.errors import ConfigError, ParseError, TargetError
 from airflow_provider_lightning.core.target import ServerFacts, ServerFlavor, parse_server_version
@@ -76,7 +78,7 @@ logger = logging.getLogger(__name__)
 
 SchemaKind = Literal["database", "table", "view"]
 
-CHARACTER_SETS = ("auto", "utf8mb4", "gb18030", "latin1", "binary")
+CHARACTER_SETS = ("auto", "utf8mb4", "gb18030", "gbk", "latin1", "binary")
 
 _KINDS = ("database", "table", "view")
 _SPACE = frozenset(b" \t\r\n\x0b\x0c")
@@ -635,8 +637,9 @@ def parse_schema_file(
     """Reads a schema file and finds the one CREATE statement of ``kind`` in it.
 
     ``charset`` is Lightning's ``mydumper.character-set``: ``auto`` (UTF-8 if the file is valid UTF-8, else
-    GB18030), ``utf8mb4``, ``gb18030``, ``latin1`` (Windows-1252, as MySQL's latin1) or ``binary`` (no
-    conversion). A UTF-8 byte-order mark is skipped. Statement offsets are byte offsets in ``data``.
+    GB18030), ``utf8mb4``, ``gb18030``, ``gbk``, ``latin1`` (MySQL's: Windows-1252 whose five undefined
+    bytes are the C1 controls) or ``binary`` (no conversion). A UTF-8 byte-order mark is skipped.
+    Statement offsets are byte offsets in ``data``.
 
     Raises :class:`ParseError` (naming ``path``, the offset and line) if the file cannot be decoded, holds
     an unterminated quote or comment, has no CREATE of ``kind`` or more than one, or the CREATE has
@@ -699,7 +702,7 @@ class _SourceOffsets:
 
     __slots__ = ("_bom", "_encoding", "_text")
 
-    def __init__(self, text: bytes, bom: int, encoding: str | None) -> None:
+    def __init__(self, text: bytes, bom: int, encoding: MysqlCharset | None) -> None:
         self._text = text
         self._bom = bom
         self._encoding = encoding
@@ -712,7 +715,7 @@ class _SourceOffsets:
         done_utf8, done_source = 0, self._bom
         for offset in offsets:
             piece = self._text[done_utf8:offset].decode("utf-8")
-            done_source += len(piece.encode(self._encoding))
+            done_source += len(self._encoding.encode(piece))
             done_utf8 = offset
             mapped.append(done_source)
         return mapped
@@ -746,9 +749,11 @@ def _decode_schema(data: bytes, *, charset: str, path: str) -> tuple[bytes, _Sou
                 "is not valid UTF-8 although mydumper.character-set is 'utf8mb4'; convert the file to UTF-8, "
                 "or set mydumper.character-set to its encoding ('gb18030', 'latin1') or to 'auto'",
             )
-    encoding = "cp1252" if charset == "latin1" else "gb18030"
+    # latin1 is MySQL's (Windows-1252 with its five holes as C1 controls): it reads any bytes.
+    encoding = lookup_charset("gb18030" if charset in ("auto", "utf8mb4") else charset)
+    assert encoding is not None
     try:
-        text = body.decode(encoding)
+        text = encoding.decode(body)
     except UnicodeDecodeError as exc:
         if utf8_error is not None:
             message = (

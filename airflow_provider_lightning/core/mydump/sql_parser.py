@@ -28,13 +28,16 @@ from __future__ import annotations
 import binascii
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import BinaryIO, ContextManager
 
+from airflow_provider_lightning.core.charsets import MysqlCharset
+from airflow_provider_lightning.core.charsets import is_known as is_known_charset
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.errors import ParseError
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
 
-__all__ = ["SqlParser", "decode_row"]
+__all__ = ["SqlParser", "charset_before", "decode_row"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,25 @@ _EOF = 0
 # that long runs of them never have to stay in the buffer.
 _INSIGNIFICANT = re.compile(rb"(?:[\t-\r ]+|--(?=[\x00-\x20])[^\n]*\n|\#[^\n]*\n|/\*.*?\*/)+", re.S)
 _DELIMITER_RESET = re.compile(rb"^[\t ]*[Dd][Ee][Ll][Ii][Mm][Ii][Tt][Ee][Rr][\t ]+;", re.M)
+
+# --- session settings that decide how string literals are read ----------------------------------------
+#
+# `mysql < file` reads a file's strings in the client character set the file sets: SET NAMES x,
+# SET CHARACTER SET x, SET character_set_client = x (mysqldump saves and restores it through a user
+# variable), at top level or inside /*!NNNNN ... */ comments, which the server executes.
+_EXECUTABLE_COMMENT = re.compile(rb"/\*[Mm]?!(?:[0-9]{5,6})?(.*?)\*/", re.S)
+_CHARSET_WORDS = re.compile(rb"names|character_set_client|character[\t-\r ]+set", re.I)
+_SET_NAMES = re.compile(
+    rb"\bSET[\t-\r ]+(?:NAMES|CHARACTER[\t-\r ]+SET|CHARSET)[\t-\r ]+(['\"`]?)([0-9A-Za-z_]+)\1", re.I
+)
+_SET_CLIENT = re.compile(
+    rb"(?:@@(?:SESSION\.|LOCAL\.)?|\b(?:SESSION|LOCAL)[\t-\r ]+|\b)character_set_client[\t-\r ]*:?=[\t-\r ]*"
+    rb"(@[0-9A-Za-z_$.]+|(['\"`]?)[0-9A-Za-z_]+\2)",
+    re.I,
+)
+_SAVE_CLIENT = re.compile(
+    rb"@([0-9A-Za-z_$.]+)[\t-\r ]*:?=[\t-\r ]*@@(?:SESSION\.)?character_set_client\b", re.I
+)
 
 _BOM = b"\xef\xbb\xbf"
 # Bytes that never stand outside a quoted string in SQL text (whitespace \t..\r aside).
@@ -220,10 +242,20 @@ class _NeedMore(Exception):
 class _Window:
     """The bytes of the file at hand (the buffer, or one raw row), where they lie in it, and the slow path."""
 
-    __slots__ = ("buf", "base", "eof", "path", "lines_before")
+    __slots__ = ("buf", "base", "eof", "path", "lines_before", "names_charset")
 
-    def __init__(self, buf: bytes, base: int, eof: bool, path: str, lines_before: int | None) -> None:
+    def __init__(
+        self,
+        buf: bytes,
+        base: int,
+        eof: bool,
+        path: str,
+        lines_before: int | None,
+        names_charset: MysqlCharset | None = None,
+    ) -> None:
         self.buf = buf
+        # The charset the file writes identifiers in (what it set with SET NAMES); None: UTF-8.
+        self.names_charset = names_charset
         self.base = base  # file offset of buf[0]
         self.eof = eof  # True when buf runs to the end of the file
         self.path = path
@@ -406,10 +438,12 @@ class _Window:
             name = buf[start:end]
         else:
             raise self.error(start, f"expected {what}, found {self.describe(kind, start, end)}")
+        charset = self.names_charset
         try:
-            return name.decode("utf-8")
+            return name.decode("utf-8") if charset is None else charset.decode(name)
         except UnicodeDecodeError:
-            raise self.error(start, f"the {what} is not valid UTF-8") from None
+            what_charset = "UTF-8" if charset is None else charset.name
+            raise self.error(start, f"the {what} is not valid {what_charset}") from None
 
     def insert_header(self, start: int, end: int) -> tuple[str, str, list[str] | None, int]:
         """Read ``INSERT|REPLACE [modifiers] [INTO] [db.]tbl [PARTITION (...)] [(cols)] VALUES``.
@@ -539,6 +573,55 @@ def decode_row(raw: bytes, *, path: str = "", offset: int = 0) -> list[Value]:
     return values
 
 
+def charset_before(
+    open_stream: Callable[[], ContextManager[BinaryIO]],
+    offset: int,
+    *,
+    path: str,
+    block_size: int = 64 * 1024,
+) -> str | None:
+    """The client character set a file has set before ``offset`` (a row's end), as :attr:`SqlParser.charset`.
+
+    A chunk that resumes mid-file needs it. Dumps set it in their head, before the first row, so the
+    head is parsed and the rest before ``offset`` only searched for the words that could change it (a
+    byte search); only a file where they occur is parsed up to ``offset``.
+    """
+    if offset <= 0:
+        return None
+    with open_stream() as stream:
+        parser = SqlParser(stream, path=path, end_offset=offset, block_size=block_size)
+        rows = parser.iter_raw_rows()
+        if next(rows, None) is None:
+            return parser.charset
+        at_first_row = parser.charset
+        source = parser._source
+        position = source.base + parser._pos
+        tail = source.buf[parser._pos :]
+        overlap = b""
+        changed = False
+        while position < offset and not changed:
+            if not tail:
+                tail = stream.read(max(block_size, 1 << 20))
+                if not tail:
+                    break
+            changed = _CHARSET_WORDS.search(overlap + tail[: offset - position]) is not None
+            position += len(tail)
+            overlap = tail[-32:]  # a word cut by the block's end
+            tail = b""
+        if not changed:
+            return at_first_row
+    with open_stream() as stream:
+        parser = SqlParser(stream, path=path, block_size=block_size)
+        charset = None
+        for _, end in parser.iter_raw_rows():  # (the parser reads on past a row: stop at it, not after)
+            if end > offset:
+                break
+            charset = parser.charset
+            if end == offset:
+                break
+        return charset
+
+
 # Parser states: where in the grammar the next byte lies.
 _STATEMENT = 0  # between statements
 _ROW = 1  # a row tuple comes next (after VALUES or after a ',')
@@ -557,6 +640,7 @@ class SqlParser:
     :param end_offset: stop after the last row that starts before this offset; None reads to the end.
     :param columns: the column list in force at ``start_offset`` (None: the rows carry every column).
     :param statement: the statement kind in force at ``start_offset``: INSERT, INSERT IGNORE or REPLACE.
+    :param charset: the client character set in force at ``start_offset`` (see :attr:`charset`).
     :param block_size: how many bytes to read at a time.
     :param max_row_size: the largest row (or skipped statement) accepted; bigger ones are an error, since
         they are usually an unterminated quote that would otherwise pull the whole file into memory.
@@ -565,6 +649,9 @@ class SqlParser:
     columns: list[str] | None
     statement: str
     table: str | None
+    #: The client character set the file has set (``SET NAMES``, ``SET character_set_client``) where the
+    #: parser stands, lower-case, ``binary`` included; None while the file has set none.
+    charset: str | None
 
     def __init__(
         self,
@@ -577,6 +664,7 @@ class SqlParser:
         statement: str = "INSERT",
         block_size: int = 64 * 1024,
         max_row_size: int = 128 * 1024 * 1024,
+        charset: str | None = None,
     ) -> None:
         if statement not in STATEMENTS:
             raise ValueError(f"statement must be one of {', '.join(STATEMENTS)}, not {statement!r}")
@@ -585,11 +673,15 @@ class SqlParser:
         self.columns = list(columns) if columns is not None else None
         self.statement = statement
         self.table = None
+        self.charset = charset
+        self._saved_charsets: dict[bytes, str | None] = {}  # user variables holding a character set
         self._stream = stream
         self._end_offset = end_offset
         self._block_size = max(1, block_size)
         self._max_row_size = max(1, max_row_size)
-        self._source = _Window(b"", start_offset, False, path, 0 if start_offset == 0 else None)
+        self._source = _Window(
+            b"", start_offset, False, path, 0 if start_offset == 0 else None, lookup_charset(charset)
+        )
         self._pos = 0  # position in self._source.buf of the next unread byte
         self._state = _STATEMENT if start_offset == 0 else _RESUME
         self._bom_checked = start_offset != 0
@@ -679,7 +771,7 @@ class SqlParser:
         its errors with line numbers).
         """
         if header != self._header_text:
-            source = _Window(header, offset, True, self._source.path, None)
+            source = _Window(header, offset, True, self._source.path, None, self._source.names_charset)
             try:
                 _, start, end = source.token(0)
                 parsed = source.insert_header(start, end)
@@ -706,10 +798,13 @@ class SqlParser:
                 self._pos = len(_BOM)
             return None
         skipped = _INSIGNIFICANT.match(buf, pos)
-        if skipped is not None:
-            self._pos = skipped.end()
-            return None
         state = self._state
+        if skipped is not None:
+            if (state == _STATEMENT or state == _RESUME) and b"!" in skipped.group():
+                for comment in _EXECUTABLE_COMMENT.finditer(skipped.group()):
+                    self._note_settings(comment.group(1), source.base + pos + comment.start())
+            self._pos = skipped.end()  # (after: an error above is raised again when the step is retried)
+            return None
         kind, start, end = source.token(pos)
 
         if state == _ROW:
@@ -761,9 +856,50 @@ class SqlParser:
         elif kind == _WORD and buf[start:end].upper() == b"DELIMITER":
             self._pos = source.skip_delimiter_block(start, end)
         else:
-            self._pos = source.skip_statement(start)
+            after = source.skip_statement(start)
+            if kind == _WORD and buf[start:end].upper() == b"SET":
+                self._note_settings(buf[start:after], source.base + start)
+            self._pos = after
             log.debug("%s: skipped a statement at byte %d", source.path, source.base + start)
         return None
+
+    def _note_settings(self, text: bytes, offset: int) -> None:
+        """Follow the client character set through a skipped statement (or executable comment)."""
+        if _CHARSET_WORDS.search(text) is None:
+            return
+        found = [(m.start(), 0, m) for m in _SET_NAMES.finditer(text)]
+        found += [(m.start(), 1, m) for m in _SET_CLIENT.finditer(text)]
+        found += [(m.start(), 2, m) for m in _SAVE_CLIENT.finditer(text)]
+        for _, what, match in sorted(found, key=lambda f: f[0]):
+            if what == 2:
+                self._saved_charsets[match.group(1).lower()] = self.charset
+                continue
+            value = match.group(2) if what == 0 else match.group(1).strip(b"'\"`")
+            if value.startswith(b"@"):
+                if value.startswith(b"@@"):
+                    continue  # another server variable: the server's own default, not the file's choice
+                key = value[1:].lower()
+                if key in self._saved_charsets and self._saved_charsets[key] != self.charset:
+                    self.charset = self._saved_charsets[key]
+                    self._source.names_charset = lookup_charset(self.charset)
+                    self._header_text = None
+                continue
+            name = value.decode("ascii", "replace").lower()
+            if name == "default":
+                continue
+            if not is_known_charset(name):
+                raise ParseError(
+                    self._source.path,
+                    offset + match.start(),
+                    f"the file sets the client character set to {name!r}, which this import cannot read; "
+                    "convert the file to utf8mb4 (and its SET NAMES with it)",
+                    excerpt=match.group(),
+                )
+            if name != self.charset:
+                self.charset = name
+                # Identifiers after this are spelled in the new charset: read headers again.
+                self._source.names_charset = lookup_charset(name)
+                self._header_text = None
 
     def _read_more(self, need: _NeedMore) -> None:
         """Read the next block(s), keeping the unit being read (from ``self._pos``) in the buffer."""
