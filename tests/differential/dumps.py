@@ -193,8 +193,10 @@ class LightningRun:
     output: str
 
     def summary(self) -> str:
-        """The end of the output, where the import says what went wrong."""
-        return f"lightning import exited {self.returncode}:\n{self.output[-3000:]}"
+        """What the import said went wrong: its last message, from 'import failed' on when it says so."""
+        start = self.output.rfind("import failed")
+        tail = self.output[start:] if start >= 0 else self.output[-3000:]
+        return f"lightning import exited {self.returncode}: {tail[:3000]}"
 
 
 def import_with_lightning(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -264,6 +265,7 @@ def generated_table() -> SourceTable:
     return _table("generated", ddl, tuple(name for name, _, _ in GENERATED_COLUMNS), rows)
 
 
+@functools.cache  # hypothesis takes a second or two: draw the rows once per session
 def source_tables() -> tuple[SourceTable, ...]:
     return (
         integers_table(), numbers_table(), temporal_table(), zero_dates_table(),
@@ -272,10 +274,6 @@ def source_tables() -> tuple[SourceTable, ...]:
     )
 
 
-TABLE_NAMES = (
-    "integers", "numbers", "temporal", "zero_dates", "strings_utf8mb4", "strings_latin1", "strings_gbk",
-    "strings_ascii", "strings_binary", "documents", "generated",
-)
 
 
 def _table(name: str, ddl: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],

@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 
 from tests.differential.compare import assert_same_table
-from tests.differential.tables import TABLE_NAMES
+from tests.differential.tables import source_tables
+
+TABLE_NAMES = [table.name for table in source_tables()]
 
 
 def test_lightning_import_succeeds(loaded_dump):
