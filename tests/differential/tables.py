@@ -172,7 +172,7 @@ def strings_table(charset: str) -> SourceTable:
     sets = ", ".join(f"'{m}'" for m in members_of(SET_MEMBERS))
     ddl = (
         f"`c` CHAR({CHAR_LENGTH}) NULL, `v` VARCHAR({VARCHAR_LENGTH}) NULL, `tt` TINYTEXT NULL, `t` TEXT NULL, "
-        f"`e` ENUM({enum}) NULL, `s` SET({sets}) NULL, "
+        f"`e` ENUM({enum}) NULL, `s` SET({sets}) NULL, `mt` MEDIUMTEXT NULL, `lt` LONGTEXT NULL, "
     )
     values = CHARSET_HOSTILE[charset]
     members = [m.replace("''", "'").replace("\\\\", "\\") for m in members_of(ENUM_MEMBERS)]
@@ -180,24 +180,25 @@ def strings_table(charset: str) -> SourceTable:
     rows = []
     for i, value in enumerate(values):
         rows.append((value[:CHAR_LENGTH], value[:VARCHAR_LENGTH], value, value * 3, members[i % len(members)],
-                     set_values[i % len(set_values)]))
+                     set_values[i % len(set_values)], value[::-1], f"{value}|{value}"))
     widest = [v for v in values if len(v) == 1 and not v.isspace()][-1]  # a multi-byte char where there is one
     tiny_limit = 255 // len(widest.encode(_python_codec(charset)))
-    rows.append((widest * CHAR_LENGTH, widest * VARCHAR_LENGTH, widest * tiny_limit, widest * 5000, None, None))
-    rows.append((None,) * 6)
-    return _table(f"strings_{charset}", ddl, ("c", "v", "tt", "t", "e", "s"), rows,
+    rows.append((widest * CHAR_LENGTH, widest * VARCHAR_LENGTH, widest * tiny_limit, widest * 5000, None, None,
+                 widest * 70000, widest * 3))  # a MEDIUMTEXT past TEXT's 64 KiB
+    rows.append((None,) * 8)
+    return _table(f"strings_{charset}", ddl, ("c", "v", "tt", "t", "e", "s", "mt", "lt"), rows,
                   f"DEFAULT CHARSET={charset}")
 
 
 def binary_table() -> SourceTable:
     ddl = (
         "`bn` BINARY(8) NULL, `vb` VARBINARY(300) NULL, `tb` TINYBLOB NULL, `b` BLOB NULL, "
-        "`cb` CHAR(10) CHARACTER SET binary NULL, "
+        "`cb` CHAR(10) CHARACTER SET binary NULL, `mb` MEDIUMBLOB NULL, `lb` LONGBLOB NULL, "
     )
-    rows = [(v[:8], v, v[:255], v * 40, v[:10]) for v in BINARY_HOSTILE]
-    rows.append((b"\xff" * 8, b"\x00" * 300, b"\x5c" * 255, b"", b"\x00" * 10))
-    rows.append((None,) * 5)
-    return _table("strings_binary", ddl, ("bn", "vb", "tb", "b", "cb"), rows)
+    rows = [(v[:8], v, v[:255], v * 40, v[:10], v[::-1], v + v) for v in BINARY_HOSTILE]
+    rows.append((b"\xff" * 8, b"\x00" * 300, b"\x5c" * 255, b"", b"\x00" * 10, bytes(range(256)) * 300, b"\x27"))
+    rows.append((None,) * 7)
+    return _table("strings_binary", ddl, ("bn", "vb", "tb", "b", "cb", "mb", "lb"), rows)
 
 
 def json_table() -> SourceTable:
