@@ -170,7 +170,7 @@ def load_with_mariadb_client(server, database: str, files: Sequence[Path]) -> No
         if path.suffix == ".gz":
             content = gzip.decompress(content)
         run = subprocess.run(
-            ["mariadb", *_connection_args(server), "--binary-mode", database],
+            ["mariadb", *_connection_args(server), database],
             input=content, capture_output=True, timeout=120, check=False,
         )
         if run.returncode != 0:
