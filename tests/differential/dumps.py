@@ -36,6 +36,8 @@ DUMP_VARIANTS = (
     DumpVariant("mydumper", "mydumper", ()),
     DumpVariant("mydumper-rows", "mydumper", ("--rows", "4")),
     DumpVariant("mydumper-compress", "mydumper", ("--compress",)),
+    # many INSERT statements per file, as big tables get them
+    DumpVariant("mydumper-short-statements", "mydumper", ("--statement-size", "2000", "--complete-insert")),
     DumpVariant("mariadb-dump-utf8mb4", "mariadb-dump", ("--default-character-set=utf8mb4",)),
     DumpVariant("mariadb-dump-latin1", "mariadb-dump", ("--default-character-set=latin1",)),
     DumpVariant("mariadb-dump-one-row-per-insert", "mariadb-dump", ("--extended-insert=0",)),
@@ -43,6 +45,7 @@ DUMP_VARIANTS = (
     DumpVariant("mariadb-dump-hex-blob", "mariadb-dump", ("--hex-blob",)),
     DumpVariant("mariadb-dump-insert-ignore", "mariadb-dump", ("--insert-ignore",)),
     DumpVariant("mariadb-dump-replace", "mariadb-dump", ("--replace",)),
+    DumpVariant("mariadb-dump-short-inserts", "mariadb-dump", ("--net-buffer-length=4096",)),
 )
 
 

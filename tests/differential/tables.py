@@ -214,6 +214,17 @@ def json_table() -> SourceTable:
     return _table("documents", "`j` JSON NULL, ", ("j",), rows)
 
 
+def odd_names_table() -> SourceTable:
+    """Column names that must be quoted: a reserved word, a space, a dot, non-ASCII, a digit first, a quote.
+
+    No backtick in a name: mydumper 0.10 --complete-insert writes `x`y` unescaped, a dump no client loads.
+    """
+    ddl = "`select` INT NULL, `a b` VARCHAR(10) NULL, `it's` VARCHAR(10) NULL, `t.c` INT NULL, `é` VARCHAR(5) NULL, " \
+          "`1st` INT NULL, "
+    rows = [(1, "a b", "x`y", 2, "é", 3), (None, "`", "``", None, "", 0)]
+    return _table("odd_names", ddl, ("select", "a b", "it's", "t.c", "é", "1st"), rows)
+
+
 # --- generated rows ----------------------------------------------------------------------------------------
 
 def _charset_text(charset: str, max_size: int) -> st.SearchStrategy[str]:
@@ -271,7 +282,7 @@ def source_tables() -> tuple[SourceTable, ...]:
     return (
         integers_table(), numbers_table(), temporal_table(), zero_dates_table(),
         *(strings_table(cs) for cs in ("utf8mb4", "latin1", "gbk", "ascii")),
-        binary_table(), json_table(), generated_table(),
+        binary_table(), json_table(), odd_names_table(), generated_table(),
     )
 
 
@@ -298,5 +309,5 @@ def create_source(conn, tables: Sequence[SourceTable]) -> None:
         for table in tables:
             cur.execute(f"CREATE TABLE `{table.name}` {table.ddl}")
             placeholders = ", ".join(["%s"] * len(table.columns))
-            names = ", ".join(f"`{c}`" for c in table.columns)
+            names = ", ".join("`" + c.replace("`", "``") + "`" for c in table.columns)
             cur.executemany(f"INSERT INTO `{table.name}` ({names}) VALUES ({placeholders})", table.rows)
