@@ -1,4 +1,4 @@
-"""CSV files written in GBK, GB18030 and latin1: ``lightning import`` with ``[mydumper] data-character-set`` set
+"""CSV files written in GBK, GB18030 and latin1 (and UTF-8, the control): ``lightning import`` with ``[mydumper] data-character-set`` set
 stores what ``LOAD DATA LOCAL INFILE ... CHARACTER SET x`` stores, by rows and by ``CHECKSUM TABLE``.
 
 MariaDB 10.11 has no gb18030 character set, so for GB18030 the oracle loads the file as glibc's ``iconv``
@@ -45,7 +45,7 @@ class CsvCharset:
     def encode(self, text: str) -> bytes:
         if self.name == "latin1":
             return encode_mysql_latin1(text)
-        return text.encode(self.name)
+        return text.encode("utf-8" if self.name == "utf8mb4" else self.name)
 
 
 def encode_mysql_latin1(text: str) -> bytes:
@@ -63,6 +63,12 @@ _CSV_SPECIALS = st.sampled_from(list(',"\\\n\r\x00\tN'))
 _CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
 
 CHARSETS = (
+    # the control: no conversion at all, so a difference here is the CSV reader's, not a charset's
+    CsvCharset(
+        "utf8mb4", "utf8mb4",
+        st.one_of(_CSV_SPECIALS, st.characters(codec="utf-8", exclude_categories=("Cs",))),
+        tuple(UTF8MB4_HOSTILE), "utf8mb4",
+    ),
     CsvCharset(
         "gbk", "gbk", st.one_of(st.characters(max_codepoint=127), _CSV_SPECIALS, _CJK,
                                 st.sampled_from("".join(GBK_HOSTILE))),
