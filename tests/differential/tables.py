@@ -241,18 +241,42 @@ def _charset_text(charset: str, max_size: int) -> st.SearchStrategy[str]:
     return st.text(alphabet, max_size=max_size)
 
 
+_TIME_LIMIT = datetime.timedelta(hours=838, minutes=59, seconds=59)
+
+
+def _json_documents() -> st.SearchStrategy[str]:
+    scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=10) | st.floats(
+        allow_nan=False, allow_infinity=False)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.text(max_size=5), inner, max_size=3), max_leaves=6)
+    return values.map(lambda v: json.dumps(v, ensure_ascii=False))
+
+
 _CP1252_HOLES = set(range(0x80, 0xA0)) - {0x81, 0x8D, 0x8F, 0x90, 0x9D}
 _CP1252_EXTRAS = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
 
-GENERATED_COLUMNS = (
+# Generated rows come in two tables: one of values whose dump text is ASCII, and one of strings in every
+# character set, so that a charset mistake in the second never hides a number or date mistake in the first.
+GENERATED_VALUE_COLUMNS = (
     ("n", "BIGINT NULL", st.none() | st.integers(-(2**63), 2**63 - 1)),
     ("u", "INT UNSIGNED NULL", st.none() | st.integers(0, 2**32 - 1)),
     ("dec", "DECIMAL(20,6) NULL",
      st.none() | st.decimals(min_value=-(10**14) + 1, max_value=10**14 - 1, places=6, allow_nan=False)),
+    ("d65", "DECIMAL(65,30) NULL",
+     st.none() | st.decimals(min_value=-(10**35) + 1, max_value=10**35 - 1, places=30, allow_nan=False)),
     ("dbl", "DOUBLE NULL", st.none() | st.floats(allow_nan=False, allow_infinity=False)),
     ("flt", "FLOAT NULL", st.none() | st.floats(width=32, allow_nan=False, allow_infinity=False)),
     ("dt", "DATETIME(6) NULL",
      st.none() | st.datetimes(datetime.datetime(1000, 1, 1), datetime.datetime(9999, 12, 31, 23, 59, 59))),
+    ("tm", "TIME(6) NULL", st.none() | st.timedeltas(-_TIME_LIMIT, _TIME_LIMIT)),
+    ("ts", "TIMESTAMP(6) NULL DEFAULT NULL",
+     st.none() | st.datetimes(datetime.datetime(1970, 1, 1, 0, 0, 1), datetime.datetime(2038, 1, 19, 3, 14, 7))),
+    ("yr", "YEAR NULL", st.none() | st.integers(1901, 2155)),
+    ("bits", "BIT(13) NULL", st.none() | st.integers(0, 2**13 - 1)),
+    ("bin", "VARBINARY(30) NULL", st.none() | st.binary(max_size=30)),
+    ("js", "JSON NULL", st.none() | _json_documents()),
+)
+GENERATED_STRING_COLUMNS = (
     ("s_utf8mb4", "VARCHAR(30) CHARACTER SET utf8mb4 NULL", st.none() | _charset_text("utf8mb4", 30)),
     ("s_latin1", "VARCHAR(30) CHARACTER SET latin1 NULL", st.none() | _charset_text("latin1", 30)),
     ("s_gbk", "VARCHAR(30) CHARACTER SET gbk NULL", st.none() | _charset_text("gbk", 30)),
@@ -262,19 +286,19 @@ GENERATED_COLUMNS = (
 )
 
 
-def generated_table() -> SourceTable:
-    """Rows hypothesis draws, the same on every run (derandomized), over every kind of column at once."""
+def generated_table(name: str, columns: Sequence[tuple[str, str, st.SearchStrategy[Any]]]) -> SourceTable:
+    """Rows hypothesis draws for ``columns``, the same on every run (derandomized)."""
     rows: list[tuple[Any, ...]] = []
 
     @settings(derandomize=True, max_examples=GENERATED_ROWS, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck), deadline=None)
-    @given(st.tuples(*(strategy for _, _, strategy in GENERATED_COLUMNS)))
+    @given(st.tuples(*(strategy for _, _, strategy in columns)))
     def collect(row: tuple[Any, ...]) -> None:
         rows.append(row)
 
     collect()
-    ddl = "".join(f"`{name}` {sqltype}, " for name, sqltype, _ in GENERATED_COLUMNS)
-    return _table("generated", ddl, tuple(name for name, _, _ in GENERATED_COLUMNS), rows)
+    ddl = "".join(f"`{column}` {sqltype}, " for column, sqltype, _ in columns)
+    return _table(name, ddl, tuple(column for column, _, _ in columns), rows)
 
 
 @functools.cache  # hypothesis takes a second or two: draw the rows once per session
@@ -282,7 +306,9 @@ def source_tables() -> tuple[SourceTable, ...]:
     return (
         integers_table(), numbers_table(), temporal_table(), zero_dates_table(),
         *(strings_table(cs) for cs in ("utf8mb4", "latin1", "gbk", "ascii")),
-        binary_table(), json_table(), odd_names_table(), generated_table(),
+        binary_table(), json_table(), odd_names_table(),
+        generated_table("generated_values", GENERATED_VALUE_COLUMNS),
+        generated_table("generated_strings", GENERATED_STRING_COLUMNS),
     )
 
 
