@@ -76,7 +76,9 @@ def loaded_dump(request, mysql_server, source_database, session_database, tmp_pa
     workdir = tmp_path_factory.mktemp(variant.name)
     dump_dir = dump(mysql_server, source_database, variant, workdir / "dump")
     oracle = session_database("lt_doracle")
-    load_with_mariadb_client(mysql_server, oracle, dump_files_in_load_order(dump_dir, source_database))
+    load_with_mariadb_client(
+        mysql_server, oracle, dump_files_in_load_order(dump_dir, source_database), variant.client_options
+    )
     ours = session_database("lt_dours")
     run = import_with_lightning(
         mysql_server, dump_dir, source_database, ours, session_database("lt_dti"), workdir / "lightning"

@@ -30,6 +30,9 @@ class DumpVariant:
     name: str
     tool: str  # "mydumper" or "mariadb-dump"
     options: tuple[str, ...]
+    # Options the oracle's client needs to read the files: the client splits statements itself, and reads a
+    # GBK file right only when told its charset (the `SET NAMES` inside the file does not tell its lexer).
+    client_options: tuple[str, ...] = ()
 
 
 DUMP_VARIANTS = (
@@ -40,6 +43,9 @@ DUMP_VARIANTS = (
     DumpVariant("mydumper-short-statements", "mydumper", ("--statement-size", "2000", "--complete-insert")),
     DumpVariant("mariadb-dump-utf8mb4", "mariadb-dump", ("--default-character-set=utf8mb4",)),
     DumpVariant("mariadb-dump-latin1", "mariadb-dump", ("--default-character-set=latin1",)),
+    # GBK strings hold 0x5C (a backslash) as a second byte, unescaped: only a charset-aware reader gets them right
+    DumpVariant("mariadb-dump-gbk", "mariadb-dump", ("--default-character-set=gbk",),
+                client_options=("--default-character-set=gbk",)),
     DumpVariant("mariadb-dump-one-row-per-insert", "mariadb-dump", ("--extended-insert=0",)),
     DumpVariant("mariadb-dump-complete-insert", "mariadb-dump", ("--complete-insert",)),
     DumpVariant("mariadb-dump-hex-blob", "mariadb-dump", ("--hex-blob",)),
@@ -165,7 +171,9 @@ def dump_files_in_load_order(dump_dir: Path, database: str) -> list[Path]:
     return schemas + data
 
 
-def load_with_mariadb_client(server, database: str, files: Sequence[Path]) -> None:
+def load_with_mariadb_client(
+    server, database: str, files: Sequence[Path], client_options: Sequence[str] = ()
+) -> None:
     """``mariadb database < file`` for each file in turn: the oracle of what the server makes of a dump."""
     _require("mariadb")
     for path in files:
@@ -173,7 +181,7 @@ def load_with_mariadb_client(server, database: str, files: Sequence[Path]) -> No
         if path.suffix == ".gz":
             content = gzip.decompress(content)
         run = subprocess.run(
-            ["mariadb", *_connection_args(server), database],
+            ["mariadb", *_connection_args(server), *client_options, database],
             input=content, capture_output=True, timeout=120, check=False,
         )
         if run.returncode != 0:
