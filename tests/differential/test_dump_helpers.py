@@ -1,4 +1,5 @@
-"""The splitter that cuts one mariadb-dump file into mydumper's file names, as a user's script would."""
+"""The suite's own helpers: the splitter that cuts one mariadb-dump file into mydumper's file names (as a
+user's script would), and the order in which the oracle runs a dump's files."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import subprocess
 
 import pytest
 
-from tests.differential.dumps import UnsplittableDump, load_with_mariadb_client, split_mariadb_dump
+from tests.differential.dumps import (
+    UnsplittableDump,
+    dump_files_in_load_order,
+    load_with_mariadb_client,
+    split_mariadb_dump,
+)
 
 HEADER = (
     b"/*M!999999\\- enable the sandbox mode */ \n"
@@ -129,3 +135,16 @@ def _rows(server, database: str, table: str) -> list[tuple]:
             return list(cur.fetchall())
     finally:
         conn.close()
+
+
+def test_the_oracle_runs_every_schema_file_before_any_data_file(tmp_path):
+    names = [
+        "db-schema-create.sql", "metadata", "db.b.00001.sql.gz", "db.b-schema.sql.gz", "db.a.000000001.sql",
+        "db.a-schema.sql", "db.a.000000002.sql", "other.t-schema.sql", "db.c.sql",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in dump_files_in_load_order(tmp_path, "db")] == [
+        "db.a-schema.sql", "db.b-schema.sql.gz",
+        "db.a.000000001.sql", "db.a.000000002.sql", "db.b.00001.sql.gz", "db.c.sql",
+    ]
