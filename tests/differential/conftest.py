@@ -70,17 +70,46 @@ class LoadedDump:
     lightning: LightningRun
 
 
+@pytest.fixture(scope="session")
+def load_dump(mysql_server, source_database, session_database, tmp_path_factory) -> Callable[[DumpVariant], LoadedDump]:
+    """Dump with a variant and load the dump both ways, once per variant for the whole session."""
+    loaded: dict[str, LoadedDump] = {}
+
+    def load(variant: DumpVariant) -> LoadedDump:
+        if variant.name not in loaded:
+            workdir = tmp_path_factory.mktemp(variant.name)
+            dump_dir = dump(mysql_server, source_database, variant, workdir / "dump")
+            oracle = session_database("lt_doracle")
+            load_with_mariadb_client(
+                mysql_server, oracle, dump_files_in_load_order(dump_dir, source_database), variant.client_options
+            )
+            ours = session_database("lt_dours")
+            run = import_with_lightning(
+                mysql_server, dump_dir, source_database, ours, session_database("lt_dti"), workdir / "lightning"
+            )
+            loaded[variant.name] = LoadedDump(variant, dump_dir, oracle, ours, run)
+        return loaded[variant.name]
+
+    return load
+
+
+def _variants(tool: str) -> list[DumpVariant]:
+    return [v for v in DUMP_VARIANTS if v.tool == tool]
+
+
 @pytest.fixture(scope="module", params=DUMP_VARIANTS, ids=[v.name for v in DUMP_VARIANTS])
-def loaded_dump(request, mysql_server, source_database, session_database, tmp_path_factory) -> LoadedDump:
-    variant: DumpVariant = request.param
-    workdir = tmp_path_factory.mktemp(variant.name)
-    dump_dir = dump(mysql_server, source_database, variant, workdir / "dump")
-    oracle = session_database("lt_doracle")
-    load_with_mariadb_client(
-        mysql_server, oracle, dump_files_in_load_order(dump_dir, source_database), variant.client_options
-    )
-    ours = session_database("lt_dours")
-    run = import_with_lightning(
-        mysql_server, dump_dir, source_database, ours, session_database("lt_dti"), workdir / "lightning"
-    )
-    return LoadedDump(variant, dump_dir, oracle, ours, run)
+def loaded_dump(request, load_dump) -> LoadedDump:
+    """Each dump variant, loaded both ways."""
+    return load_dump(request.param)
+
+
+@pytest.fixture(scope="module", params=_variants("mydumper"), ids=[v.name for v in _variants("mydumper")])
+def mydumper_dump(request, load_dump) -> LoadedDump:
+    """Each mydumper variant, loaded both ways."""
+    return load_dump(request.param)
+
+
+@pytest.fixture(scope="module", params=_variants("mariadb-dump"), ids=[v.name for v in _variants("mariadb-dump")])
+def mariadb_dump(request, load_dump) -> LoadedDump:
+    """Each mariadb-dump variant, loaded both ways."""
+    return load_dump(request.param)

@@ -35,6 +35,12 @@ class DumpVariant:
     client_options: tuple[str, ...] = ()
 
 
+# Tables mydumper leaves out: mydumper 0.10 writes INET4/INET6/UUID values as text under SET NAMES binary, where
+# MariaDB reads a string as the type's raw bytes, so no client loads them back ("Incorrect inet4 value:
+# '0.0.0.0'"): there is no oracle.
+MYDUMPER_UNLOADABLE_TABLES = ("mariadb_types",)
+
+
 DUMP_VARIANTS = (
     DumpVariant("mydumper", "mydumper", ()),
     DumpVariant("mydumper-rows", "mydumper", ("--rows", "4")),
@@ -68,9 +74,11 @@ def dump(server, database: str, variant: DumpVariant, outdir: Path) -> Path:
     """Dump ``database`` with ``variant`` into ``outdir``, in mydumper's layout."""
     _require(variant.tool)
     if variant.tool == "mydumper":
+        left_out = "|".join(re.escape(f"{database}.{table}") for table in MYDUMPER_UNLOADABLE_TABLES)
         subprocess.run(
             ["mydumper", "-h", server.host, "-P", str(server.port), "-u", server.user, "-p", server.password,
-             "-B", database, "-o", str(outdir), *variant.options],
+             "-B", database, "-o", str(outdir), *variant.options,
+             "--regex", f"^(?!({left_out})$)"],
             check=True, capture_output=True, timeout=120,
         )
         return outdir

@@ -225,6 +225,19 @@ def odd_names_table() -> SourceTable:
     return _table("odd_names", ddl, ("select", "a b", "it's", "t.c", "é", "1st"), rows)
 
 
+def mariadb_types_table() -> SourceTable:
+    """MariaDB's own types, INET4, INET6 and UUID: text in a dump, but a binary string is read as their raw bytes."""
+    ddl = "`ip4` INET4 NULL, `ip6` INET6 NULL, `uid` UUID NULL, "
+    rows = [
+        ("0.0.0.0", "::", "00000000-0000-0000-0000-000000000000"),
+        ("255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffffffff-ffff-ffff-ffff-ffffffffffff"),
+        ("10.0.0.1", "::ffff:10.0.0.1", "123e4567-e89b-12d3-a456-426614174000"),
+        (None, "2001:db8::5c27", "5c5c5c5c-2727-0000-1a1a-000000000000"),
+        (None, None, None),
+    ]
+    return _table("mariadb_types", ddl, ("ip4", "ip6", "uid"), rows)
+
+
 # --- generated rows ----------------------------------------------------------------------------------------
 
 def _charset_text(charset: str, max_size: int) -> st.SearchStrategy[str]:
@@ -306,7 +319,7 @@ def source_tables() -> tuple[SourceTable, ...]:
     return (
         integers_table(), numbers_table(), temporal_table(), zero_dates_table(),
         *(strings_table(cs) for cs in ("utf8mb4", "latin1", "gbk", "ascii")),
-        binary_table(), json_table(), odd_names_table(),
+        binary_table(), json_table(), odd_names_table(), mariadb_types_table(),
         generated_table("generated_values", GENERATED_VALUE_COLUMNS),
         generated_table("generated_strings", GENERATED_STRING_COLUMNS),
     )
