@@ -1,4 +1,4 @@
-"""Comparing a table the oracle loaded with the same table ``lightning import`` loaded: columns, rows, checksum."""
+"""Comparing a table the oracle loaded with the one ``lightning import`` loaded: columns, rows, checksum."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def table_columns(server, database: str, table: str) -> list[tuple]:
     return _query(
         server,
         "SELECT COLUMN_NAME, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, IS_NULLABLE, COLUMN_DEFAULT "
-        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+        "ORDER BY ORDINAL_POSITION",
         (database, table),
     )
 
@@ -29,10 +30,13 @@ def table_checksum(server, database: str, table: str) -> int | None:
 
 
 def table_exists(server, database: str, table: str) -> bool:
-    return bool(_query(
-        server, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-        (database, table),
-    ))
+    return bool(
+        _query(
+            server,
+            "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (database, table),
+        )
+    )
 
 
 def describe_row_differences(columns: list[str], expected: list[tuple], actual: list[tuple]) -> str:
@@ -48,7 +52,9 @@ def describe_row_differences(columns: list[str], expected: list[tuple], actual: 
         elif want[key] != got[key]:
             for name, w, g in zip(columns, want[key], got[key]):
                 if w != g:
-                    lines.append(f"  id={key!r} column {name}: mariadb stored {_show(w)}, lightning stored {_show(g)}")
+                    lines.append(
+                        f"  id={key!r} column {name}: mariadb stored {_show(w)}, lightning stored {_show(g)}"
+                    )
     shown = lines[:MAX_DIFFERENCES_SHOWN]
     if len(lines) > len(shown):
         shown.append(f"  ... and {len(lines) - len(shown)} more differences")

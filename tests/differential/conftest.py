@@ -71,7 +71,9 @@ class LoadedDump:
 
 
 @pytest.fixture(scope="session")
-def load_dump(mysql_server, source_database, session_database, tmp_path_factory) -> Callable[[DumpVariant], LoadedDump]:
+def load_dump(
+    mysql_server, source_database, session_database, tmp_path_factory
+) -> Callable[[DumpVariant], LoadedDump]:
     """Dump with a variant and load the dump both ways, once per variant for the whole session."""
     loaded: dict[str, LoadedDump] = {}
 
@@ -81,11 +83,19 @@ def load_dump(mysql_server, source_database, session_database, tmp_path_factory)
             dump_dir = dump(mysql_server, source_database, variant, workdir / "dump")
             oracle = session_database("lt_doracle")
             load_with_mariadb_client(
-                mysql_server, oracle, dump_files_in_load_order(dump_dir, source_database), variant.client_options
+                mysql_server,
+                oracle,
+                dump_files_in_load_order(dump_dir, source_database),
+                variant.client_options,
             )
             ours = session_database("lt_dours")
             run = import_with_lightning(
-                mysql_server, dump_dir, source_database, ours, session_database("lt_dti"), workdir / "lightning"
+                mysql_server,
+                dump_dir,
+                source_database,
+                ours,
+                session_database("lt_dti"),
+                workdir / "lightning",
             )
             loaded[variant.name] = LoadedDump(variant, dump_dir, oracle, ours, run)
         return loaded[variant.name]
@@ -109,7 +119,9 @@ def mydumper_dump(request, load_dump) -> LoadedDump:
     return load_dump(request.param)
 
 
-@pytest.fixture(scope="module", params=_variants("mariadb-dump"), ids=[v.name for v in _variants("mariadb-dump")])
+@pytest.fixture(
+    scope="module", params=_variants("mariadb-dump"), ids=[v.name for v in _variants("mariadb-dump")]
+)
 def mariadb_dump(request, load_dump) -> LoadedDump:
     """Each mariadb-dump variant, loaded both ways."""
     return load_dump(request.param)

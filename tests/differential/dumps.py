@@ -1,4 +1,4 @@
-"""Dumps made by the real tools, and the two ways of loading them: ``lightning import`` and the ``mariadb`` client.
+"""Dumps made by the real tools, and the two ways of loading them: ``lightning import`` and ``mariadb``.
 
 A dump is a directory in mydumper's layout. ``mariadb-dump`` writes one file; :func:`split_mariadb_dump` cuts
 it into mydumper's file names the way a user's splitting script would: every file starts with the dump's
@@ -35,9 +35,9 @@ class DumpVariant:
     client_options: tuple[str, ...] = ()
 
 
-# Tables mydumper leaves out: mydumper 0.10 writes INET4/INET6/UUID values as text under SET NAMES binary, where
-# MariaDB reads a string as the type's raw bytes, so no client loads them back ("Incorrect inet4 value:
-# '0.0.0.0'"): there is no oracle.
+# Tables mydumper leaves out: mydumper 0.10 writes INET4/INET6/UUID values as text under SET NAMES binary,
+# where MariaDB reads a string as the type's raw bytes, so no client loads them back ("Incorrect inet4
+# value: '0.0.0.0'"): there is no oracle.
 MYDUMPER_UNLOADABLE_TABLES = ("mariadb_types",)
 
 
@@ -49,9 +49,13 @@ DUMP_VARIANTS = (
     DumpVariant("mydumper-short-statements", "mydumper", ("--statement-size", "2000", "--complete-insert")),
     DumpVariant("mariadb-dump-utf8mb4", "mariadb-dump", ("--default-character-set=utf8mb4",)),
     DumpVariant("mariadb-dump-latin1", "mariadb-dump", ("--default-character-set=latin1",)),
-    # GBK strings hold 0x5C (a backslash) as a second byte, unescaped: only a charset-aware reader gets them right
-    DumpVariant("mariadb-dump-gbk", "mariadb-dump", ("--default-character-set=gbk",),
-                client_options=("--default-character-set=gbk",)),
+    # GBK strings hold 0x5C (a backslash) as a second byte, unescaped: only a charset-aware reader reads them
+    DumpVariant(
+        "mariadb-dump-gbk",
+        "mariadb-dump",
+        ("--default-character-set=gbk",),
+        client_options=("--default-character-set=gbk",),
+    ),
     DumpVariant("mariadb-dump-one-row-per-insert", "mariadb-dump", ("--extended-insert=0",)),
     DumpVariant("mariadb-dump-complete-insert", "mariadb-dump", ("--complete-insert",)),
     DumpVariant("mariadb-dump-hex-blob", "mariadb-dump", ("--hex-blob",)),
@@ -76,31 +80,57 @@ def dump(server, database: str, variant: DumpVariant, outdir: Path) -> Path:
     if variant.tool == "mydumper":
         left_out = "|".join(re.escape(f"{database}.{table}") for table in MYDUMPER_UNLOADABLE_TABLES)
         subprocess.run(
-            ["mydumper", "-h", server.host, "-P", str(server.port), "-u", server.user, "-p", server.password,
-             "-B", database, "-o", str(outdir), *variant.options,
-             "--regex", f"^(?!({left_out})$)"],
-            check=True, capture_output=True, timeout=120,
+            [
+                "mydumper",
+                "-h",
+                server.host,
+                "-P",
+                str(server.port),
+                "-u",
+                server.user,
+                "-p",
+                server.password,
+                "-B",
+                database,
+                "-o",
+                str(outdir),
+                *variant.options,
+                "--regex",
+                f"^(?!({left_out})$)",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         return outdir
     single = outdir.with_suffix(".sql")
     subprocess.run(
-        ["mariadb-dump", *_connection_args(server), *variant.options, "--databases", database,
-         f"--result-file={single}"],
-        check=True, capture_output=True, timeout=120,
+        [
+            "mariadb-dump",
+            *_connection_args(server),
+            *variant.options,
+            "--databases",
+            database,
+            f"--result-file={single}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     split_mariadb_dump(single.read_bytes(), outdir)
     return outdir
 
 
-# --- the splitter --------------------------------------------------------------------------------------------
+# --- the splitter ---------------------------------------------------------------------------------------
 
 _MARKER = re.compile(
-    rb"^--\n-- (Current Database|Table structure for table|Dumping data for table|Dumping routines for database"
+    rb"^--\n-- (Current Database|Table structure for table|Dumping data for table"
+    rb"|Dumping routines for database"
     rb"|Temporary table structure for view|Final view structure for view|Dumping events for database):? "
     rb"`((?:[^`]|``)+)`\n--\n",
-    re.M,
+    re.MULTILINE,
 )
-_CREATE_DATABASE = re.compile(rb"^CREATE DATABASE .*?;\n", re.M | re.S)
+_CREATE_DATABASE = re.compile(rb"^CREATE DATABASE .*?;\n", re.MULTILINE | re.DOTALL)
 # The statements at the end of a dump that undo its header (SET TIME_ZONE=@OLD_TIME_ZONE ...), and comments
 _FOOTER_LINE = re.compile(rb"^(?:/\*!\d+ SET .*@OLD_.*\*/;|--.*|)$")
 
@@ -119,7 +149,9 @@ def split_mariadb_dump(dump: bytes, outdir: Path) -> list[Path]:
     """
     markers = list(_MARKER.finditer(dump))
     if not markers:
-        raise UnsplittableDump("no '-- Current Database' or '-- Table structure' section: not a mariadb-dump file")
+        raise UnsplittableDump(
+            "no '-- Current Database' or '-- Table structure' section: not a mariadb-dump file"
+        )
     header = dump[: markers[0].start()]
     outdir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -128,7 +160,7 @@ def split_mariadb_dump(dump: bytes, outdir: Path) -> list[Path]:
         kind = marker.group(1)
         name = marker.group(2).replace(b"``", b"`")
         end = markers[i + 1].start() if i + 1 < len(markers) else _footer_start(dump)
-        body = dump[marker.end():end]
+        body = dump[marker.end() : end]
         if kind == b"Current Database":
             database = name
             create = _CREATE_DATABASE.search(body)
@@ -138,7 +170,7 @@ def split_mariadb_dump(dump: bytes, outdir: Path) -> list[Path]:
         elif database is None:
             raise UnsplittableDump("a table before any '-- Current Database': dump with --databases")
         elif kind == b"Table structure for table":
-            body = re.sub(rb"^DROP TABLE IF EXISTS .*;\n", b"", body, flags=re.M)
+            body = re.sub(rb"^DROP TABLE IF EXISTS .*;\n", b"", body, flags=re.MULTILINE)
             written.append(_write(outdir / f"{_fs(database)}.{_fs(name)}-schema.sql", header + body))
         elif kind == b"Dumping data for table":
             written.append(_write(outdir / f"{_fs(database)}.{_fs(name)}.000000001.sql", header + body))
@@ -165,7 +197,7 @@ def _write(path: Path, content: bytes) -> Path:
     return path
 
 
-# --- the two loaders -----------------------------------------------------------------------------------------
+# --- the two loaders ------------------------------------------------------------------------------------
 
 
 def dump_files_in_load_order(dump_dir: Path, database: str) -> list[Path]:
@@ -190,17 +222,24 @@ def load_with_mariadb_client(
             content = gzip.decompress(content)
         run = subprocess.run(
             ["mariadb", *_connection_args(server), *client_options, database],
-            input=content, capture_output=True, timeout=120, check=False,
+            input=content,
+            capture_output=True,
+            timeout=120,
+            check=False,
         )
         if run.returncode != 0:
-            raise AssertionError(f"the mariadb client refused {path.name}: {run.stderr.decode(errors='replace')}")
+            raise AssertionError(
+                f"the mariadb client refused {path.name}: {run.stderr.decode(errors='replace')}"
+            )
 
 
 def mariadb_client_sql(server, database: str, sql: str) -> None:
     """Run ``sql`` with the ``mariadb`` client (``--local-infile=1`` so LOAD DATA LOCAL works)."""
     run = subprocess.run(
         ["mariadb", *_connection_args(server), "--local-infile=1", database, "-e", sql],
-        capture_output=True, timeout=120, check=False,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
     if run.returncode != 0:
         raise AssertionError(f"the mariadb client refused {sql!r}: {run.stderr.decode(errors='replace')}")
@@ -219,9 +258,15 @@ class LightningRun:
 
 
 def import_with_lightning(
-    server, source: Path, source_database: str, target: str, task_info: str, workdir: Path, extra_config: str = ""
+    server,
+    source: Path,
+    source_database: str,
+    target: str,
+    task_info: str,
+    workdir: Path,
+    extra_config: str = "",
 ) -> LightningRun:
-    """``lightning import`` of ``source`` with its database routed to ``target``: the real CLI, a subprocess."""
+    """``lightning import`` of ``source``, its database routed to ``target``: the real CLI, a subprocess."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "tidb-lightning.toml"
     config.write_text(
@@ -231,13 +276,26 @@ def import_with_lightning(
         "table-concurrency = 2\n"
         "[[routes]]\n"
         f'schema-pattern = "{source_database}"\n'
-        f'target-schema = "{target}"\n'
-        + extra_config
+        f'target-schema = "{target}"\n' + extra_config
     )
     run = subprocess.run(
-        [str(LIGHTNING), "import", "--source", str(source), "--target", server.url, "-c", str(config),
-         "--checkpoint-file", str(workdir / "checkpoints.json"), "--no-progress"],
-        check=False, capture_output=True, text=True, timeout=300,
+        [
+            str(LIGHTNING),
+            "import",
+            "--source",
+            str(source),
+            "--target",
+            server.url,
+            "-c",
+            str(config),
+            "--checkpoint-file",
+            str(workdir / "checkpoints.json"),
+            "--no-progress",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "XDG_STATE_HOME": str(workdir / "state")},
     )
     return LightningRun(run.returncode, run.stdout + run.stderr)

@@ -65,20 +65,22 @@ def test_every_file_starts_with_the_dumps_session_header(tmp_path):
 
 def test_the_schema_create_file_holds_only_the_create_database(tmp_path):
     split_mariadb_dump(DUMP, tmp_path)
-    body = (tmp_path / "shop-schema-create.sql").read_bytes()[len(HEADER):]
-    assert body == b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop` /*!40100 DEFAULT CHARACTER SET latin1 */;\n"
+    body = (tmp_path / "shop-schema-create.sql").read_bytes()[len(HEADER) :]
+    assert (
+        body == b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop` /*!40100 DEFAULT CHARACTER SET latin1 */;\n"
+    )
 
 
 def test_a_schema_file_creates_and_never_drops(tmp_path):
     split_mariadb_dump(DUMP, tmp_path)
-    body = (tmp_path / "shop.t-schema.sql").read_bytes()[len(HEADER):]
+    body = (tmp_path / "shop.t-schema.sql").read_bytes()[len(HEADER) :]
     assert b"DROP TABLE" not in body
     assert body.strip() == b"CREATE TABLE `t` (\n  `s` varchar(5)\n);"
 
 
 def test_a_data_file_keeps_its_section_and_bytes_and_leaves_out_the_footer(tmp_path):
     split_mariadb_dump(DUMP, tmp_path)
-    body = (tmp_path / "shop.t.000000001.sql").read_bytes()[len(HEADER):]
+    body = (tmp_path / "shop.t.000000001.sql").read_bytes()[len(HEADER) :]
     assert body.strip() == b"LOCK TABLES `t` WRITE;\nINSERT INTO `t` VALUES ('caf\xe9');\nUNLOCK TABLES;"
 
 
@@ -106,17 +108,34 @@ def test_the_split_files_load_as_the_whole_dump_does(mysql_server, make_database
     conn.close()
     dump_file = tmp_path / "dump.sql"
     subprocess.run(
-        ["mariadb-dump", "-h", mysql_server.host, "-P", str(mysql_server.port), "-u", mysql_server.user,
-         f"-p{mysql_server.password}", "--default-character-set=latin1", "--databases", source,
-         f"--result-file={dump_file}"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "mariadb-dump",
+            "-h",
+            mysql_server.host,
+            "-P",
+            str(mysql_server.port),
+            "-u",
+            mysql_server.user,
+            f"-p{mysql_server.password}",
+            "--default-character-set=latin1",
+            "--databases",
+            source,
+            f"--result-file={dump_file}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     dump = dump_file.read_bytes()
     # the whole file names the source database (USE): load it with its name changed, bytes untouched
-    load_with_mariadb_client(mysql_server, whole, [_renamed(dump_file, source, whole, tmp_path / "whole.sql")])
+    load_with_mariadb_client(
+        mysql_server, whole, [_renamed(dump_file, source, whole, tmp_path / "whole.sql")]
+    )
     files = split_mariadb_dump(dump, tmp_path / "split")
     schema_files = [p for p in files if p.name.endswith("-schema.sql")]
-    load_with_mariadb_client(mysql_server, split, schema_files + [p for p in files if p.name.endswith(".000000001.sql")])
+    load_with_mariadb_client(
+        mysql_server, split, schema_files + [p for p in files if p.name.endswith(".000000001.sql")]
+    )
     for table in ("a", "b"):
         assert _rows(mysql_server, split, table) == _rows(mysql_server, whole, table)
     assert _rows(mysql_server, split, "a") == [(1, "café"), (2, "it's\\"), (3, None)]
@@ -139,12 +158,23 @@ def _rows(server, database: str, table: str) -> list[tuple]:
 
 def test_the_oracle_runs_every_schema_file_before_any_data_file(tmp_path):
     names = [
-        "db-schema-create.sql", "metadata", "db.b.00001.sql.gz", "db.b-schema.sql.gz", "db.a.000000001.sql",
-        "db.a-schema.sql", "db.a.000000002.sql", "other.t-schema.sql", "db.c.sql",
+        "db-schema-create.sql",
+        "metadata",
+        "db.b.00001.sql.gz",
+        "db.b-schema.sql.gz",
+        "db.a.000000001.sql",
+        "db.a-schema.sql",
+        "db.a.000000002.sql",
+        "other.t-schema.sql",
+        "db.c.sql",
     ]
     for name in names:
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in dump_files_in_load_order(tmp_path, "db")] == [
-        "db.a-schema.sql", "db.b-schema.sql.gz",
-        "db.a.000000001.sql", "db.a.000000002.sql", "db.b.00001.sql.gz", "db.c.sql",
+        "db.a-schema.sql",
+        "db.b-schema.sql.gz",
+        "db.a.000000001.sql",
+        "db.a.000000002.sql",
+        "db.b.00001.sql.gz",
+        "db.c.sql",
     ]

@@ -1,8 +1,9 @@
-"""The ``mariadb`` client is the oracle: each real dump, loaded by ``lightning import``, is what the client loads.
+"""The ``mariadb`` client is the oracle: each real dump, loaded by ``lightning import``, is what it loads.
 
 Every dump variant (mydumper with and without ``--rows``/``--compress``, mariadb-dump with its options) is
 made once from the source database and loaded twice; each table is then its own test, so a failure names the
-variant and the table (``test_a_mariadb_dump_table_lands_as_the_mariadb_client_loads_it[mariadb-dump-latin1-strings_latin1]``).
+variant and the table:
+``test_a_mariadb_dump_table_lands_as_the_mariadb_client_loads_it[mariadb-dump-latin1-strings_latin1]``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ def test_lightning_import_succeeds(loaded_dump):
 
 @pytest.mark.parametrize("table", MYDUMPER_TABLES)
 def test_a_mydumper_table_lands_as_the_mariadb_client_loads_it(mydumper_dump, mysql_server, table):
-    assert_same_table(mysql_server, mydumper_dump.oracle, mydumper_dump.ours, table, mydumper_dump.lightning.summary())
+    assert_same_table(
+        mysql_server, mydumper_dump.oracle, mydumper_dump.ours, table, mydumper_dump.lightning.summary()
+    )
 
 
 @pytest.mark.parametrize("table", ALL_TABLES)
 def test_a_mariadb_dump_table_lands_as_the_mariadb_client_loads_it(mariadb_dump, mysql_server, table):
-    assert_same_table(mysql_server, mariadb_dump.oracle, mariadb_dump.ours, table, mariadb_dump.lightning.summary())
+    assert_same_table(
+        mysql_server, mariadb_dump.oracle, mariadb_dump.ours, table, mariadb_dump.lightning.summary()
+    )
