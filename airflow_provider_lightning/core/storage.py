@@ -473,6 +473,8 @@ class DecompressingReader(io.RawIOBase):
         self._in_pos += len(piece)
         try:
             self._buf = self._decoder.decompress(piece)
+        except MemoryError:
+            raise  # not the file's fault: never reported as corrupt data
         except Exception as exc:  # each library raises its own error type for corrupt data
             raise SourceError(
                 self._path,
@@ -565,6 +567,30 @@ def open_source_file(
             raise SourceError(path, "resume offset lies beyond the end of the file", offset=offset)
         remaining -= skipped
     return stream
+
+
+MAX_SCHEMA_FILE_SIZE = 64 * 1024 * 1024
+"""The largest schema file read, after decompression: it holds one CREATE statement, and no statement
+longer than a server's ``max_allowed_packet`` (64 MiB by default in MySQL 8, 16 MiB in MariaDB) can run."""
+
+
+def read_whole_file(storage: Storage, path: str, compression: Compression, *, limit: int, what: str) -> bytes:
+    """The whole decompressed content of a small file (a schema file), refused when longer than ``limit``.
+
+    Reads at most ``limit + 1`` bytes, so a file that inflates to gigabytes is refused in a moment and in
+    bounded memory, with a message that names it and the limit rather than a decoder's out-of-memory error.
+    """
+    with open_source_file(storage, path, compression) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        inflated = " once decompressed" if compression != Compression.NONE else ""
+        raise SourceError(
+            path,
+            f"the file is larger than {limit} bytes ({limit / 1048576:g} MiB){inflated}, the limit for a {what}; "
+            f"it cannot be a genuine {what}: check that it is the file the dump wrote (a {what} holds one "
+            "CREATE statement) and copy it again from its origin",
+        )
+    return data
 
 
 def _as_raw(f: BinaryIO) -> io.RawIOBase:

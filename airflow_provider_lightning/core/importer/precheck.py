@@ -48,7 +48,13 @@ from airflow_provider_lightning.core.mydump.loader import DataSource, SourceFile
 from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.mydump.schema import parse_schema_file
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser
-from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file
+from airflow_provider_lightning.core.storage import (
+    MAX_SCHEMA_FILE_SIZE,
+    Compression,
+    Storage,
+    open_source_file,
+    read_whole_file,
+)
 from airflow_provider_lightning.core.target import (
     ColumnInfo,
     ConnectionSettings,
@@ -1188,8 +1194,9 @@ def check_schema_files(storage: Storage, source: DataSource, config: Any, *, wor
     def parse(job: tuple[SourceFile, str]) -> str | None:
         file, kind = job
         try:
-            with open_source_file(storage, file.path, file.compression) as f:
-                data = f.read()
+            data = read_whole_file(
+                storage, file.path, file.compression, limit=MAX_SCHEMA_FILE_SIZE, what="schema file"
+            )
             parse_schema_file(data, path=file.path, kind=kind, charset=charset)  # type: ignore[arg-type]
         except (SourceError, LightningError) as exc:
             return str(exc)
@@ -1704,16 +1711,23 @@ def _largest_row(
 ) -> tuple[int, int]:
     """(size, start offset) of the largest row starting in the first ``sample_bytes`` of ``file``, as sent."""
     largest, at = 0, 0
+    # A row longer than the room cannot be sent whatever it holds: the parsers stop soon after (rows up to
+    # 1 MiB are still measured, for the advice) rather than buffer a giant or unterminated literal up to
+    # their own, larger limit.
+    limit = {
+        "max_row_size": max(room + 1, 1024 * 1024),
+        "max_row_size_source": "max_allowed_packet less the INSERT around the row: it cannot be sent",
+    }
     with open_source_file(storage, file.path, file.compression, 0) as stream:
         if file.type == SourceType.SQL:
             # An SQL row travels as written: from its '(' to its ')'.
-            for raw, end in SqlParser(stream, path=file.path).iter_raw_rows():
+            for raw, end in SqlParser(stream, path=file.path, **limit).iter_raw_rows():
                 if len(raw) > largest:
                     largest, at = len(raw), end - len(raw)
                 if end >= sample_bytes:
                     break
         else:
-            parser = CsvParser(stream, dialect, path=file.path)
+            parser = CsvParser(stream, dialect, path=file.path, **limit)
             start = parser.data_start
             for values, end in parser.iter_rows():
                 # A CSV row is rendered as SQL literals; only rows that might not fit are rendered to measure.

@@ -62,10 +62,18 @@ from airflow_provider_lightning.core.importer.table import (
     TableImporter,
     reconcile_with_markers,
 )
+from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE
 from airflow_provider_lightning.core.mydump.loader import DataSource, TableSource, discover
 from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.mydump.schema import ServerInfo, parse_schema_file, rewrite_create
-from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file, open_storage
+from airflow_provider_lightning.core.storage import (
+    MAX_SCHEMA_FILE_SIZE,
+    Compression,
+    Storage,
+    open_source_file,
+    open_storage,
+    read_whole_file,
+)
 from airflow_provider_lightning.core.target import (
     ColumnInfo,
     ConnectionSettings,
@@ -382,6 +390,17 @@ def _first_sql_data_header(env: ImportEnv) -> bytes | None:
     return None
 
 
+def _row_size_limit(max_allowed_packet: int) -> dict[str, Any]:
+    """The parsers' row limit: the server's packet when smaller than theirs (a longer row cannot be sent)."""
+    if max_allowed_packet >= DEFAULT_MAX_ROW_SIZE:
+        return {"max_row_size": DEFAULT_MAX_ROW_SIZE, "max_row_size_source": ""}
+    return {
+        "max_row_size": max_allowed_packet,
+        "max_row_size_source": "the target's max_allowed_packet: no INSERT can carry a longer row; raise it on "
+        "the server if the row is genuine",
+    }
+
+
 # --- 2. restore_schema ---------------------------------------------------------------------------------
 
 
@@ -402,8 +421,7 @@ def restore_schema(env: ImportEnv) -> list[str]:
             raise PrecheckFailed(f"schema files that cannot be read:\n{item.message}{advice}")
 
     def read(path: str, compression: Compression) -> bytes:
-        with open_source_file(env.storage, path, compression) as f:
-            return f.read()
+        return read_whole_file(env.storage, path, compression, limit=MAX_SCHEMA_FILE_SIZE, what="schema file")
 
     def database_sql(db) -> list[str]:
         if db.schema_file is None:
@@ -658,6 +676,7 @@ def import_table(
         checksum=int(env.config.post_restore.checksum) > 0,
         limits=env.batch_limits(),
         round_fractional_seconds=rounds_fractional_seconds(env.prepared.facts, env.prepared.session.sql_mode),
+        **_row_size_limit(env.prepared.facts.max_allowed_packet),
     )
     importer = TableImporter(
         checkpoint=checkpoint,

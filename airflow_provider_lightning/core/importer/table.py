@@ -31,7 +31,7 @@ from airflow_provider_lightning.core.errormanager import ErrorManager
 from airflow_provider_lightning.core.errors import ParseError, SourceError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.importer.progress import ImportProgress
-from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser
+from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE, CsvDialect, CsvParser
 from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
 from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, decode_row
@@ -59,6 +59,10 @@ class ChunkOptions:
     checksum: bool
     limits: BatchLimits
     round_fractional_seconds: bool = False
+    # A row longer than the target's max_allowed_packet cannot be sent: the parsers stop at it instead of
+    # buffering a giant (or unterminated) literal up to their own, larger limit.
+    max_row_size: int = DEFAULT_MAX_ROW_SIZE
+    max_row_size_source: str = ""
 
 
 class CheckpointSaver:
@@ -332,6 +336,8 @@ class _ChunkRun:
             columns=list(chunk.columns) if chunk.columns is not None else None,
             statement=chunk.statement,
             block_size=self.options.read_block_size,
+            max_row_size=self.options.max_row_size,
+            max_row_size_source=self.options.max_row_size_source,
         )
         limits = self.options.limits
         last_end = chunk.pos
@@ -377,6 +383,8 @@ class _ChunkRun:
             end_offset=end,
             read_header=read_header,
             block_size=self.options.read_block_size,
+            max_row_size=self.options.max_row_size,
+            max_row_size_source=self.options.max_row_size_source,
         )
         names: list[str] | None = list(chunk.columns) if chunk.columns is not None else None
         if read_header:
