@@ -1,0 +1,156 @@
+"""Dump files as an attacker would write them, imported by the real ``lightning`` command.
+
+Decompression bombs (a few hundred KB that inflate to hundreds of MB) must import in bounded memory: the
+peak resident memory of the whole process tree is sampled while it runs and must stay under
+``MEMORY_BOUND``. Before the decoders capped their output, the zstd bomb below reached ~435 MB in the
+decompressor alone (and a 320 KB one reached 4 GB); schema bombs were read whole into memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import snappy
+import zstandard
+
+from tests.core.test_cli import LIGHTNING, assert_no_traceback, count_rows, lightning_env, write_config
+
+MIB = 1024 * 1024
+MEMORY_BOUND = 300 * MIB
+BOMB_ROWS = 4
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def run_measured(args: list[str], timeout: float = 120) -> tuple[subprocess.CompletedProcess, int]:
+    """Run ``lightning`` and return its result and the peak RSS of its whole process tree (sampled)."""
+    out_path = Path(args[args.index("--source") + 1]).parent / "out.txt"
+    err_path = out_path.with_name("err.txt")
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen([str(LIGHTNING), *args], stdout=out, stderr=err, text=True, env=lightning_env())
+        peak = 0
+        root = psutil.Process(proc.pid)
+        while True:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.NoSuchProcess:
+                pass
+            try:
+                code = proc.wait(timeout=0.02)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    result = subprocess.CompletedProcess(args, code, out_path.read_text(), err_path.read_text())
+    return result, peak
+
+
+def frame(kind: str, data: bytes) -> bytes:
+    """``data`` as one self-contained gzip member, zstd frame or run of snappy chunks: such pieces
+    concatenate into a valid file, so a bomb is built from one compressed block of padding, repeated."""
+    if kind == "gz":
+        return gzip.compress(data, compresslevel=9)
+    if kind == "zst":
+        return zstandard.ZstdCompressor(level=3).compress(data)
+    return snappy.StreamCompressor().compress(data)[len(SNAPPY_HEADER) :]
+
+
+SNAPPY_HEADER = b"\xff\x06\x00\x00sNaPpY"
+
+
+def padded_sql_bomb(kind: str, table: str, rows: int, inflated: int) -> bytes:
+    """A valid SQL data file: ``rows`` one-row INSERTs, each followed by MiBs of blank lines, ``inflated``
+    bytes in all, compressed to a few hundred KB."""
+    padding = frame(kind, (b" " * 1023 + b"\n") * 1024)
+    pieces = [SNAPPY_HEADER] if kind == "snappy" else []
+    for i in range(1, rows + 1):
+        pieces.append(frame(kind, f"INSERT INTO `{table}` VALUES ({i},'row {i}');\n".encode()))
+        pieces.extend([padding] * (inflated // rows // MIB))
+    return b"".join(pieces)
+
+
+def giant_literal_bomb(kind: str, table: str, size: int) -> bytes:
+    """One row whose string literal is ``size`` bytes long (closed: a genuine, if absurd, row)."""
+    filler = frame(kind, b"a" * MIB)
+    pieces = [SNAPPY_HEADER] if kind == "snappy" else []
+    pieces.append(frame(kind, f"INSERT INTO `{table}` VALUES (1,'".encode()))
+    pieces.extend([filler] * (size // MIB))
+    pieces.append(frame(kind, b"');\n"))
+    return b"".join(pieces)
+
+
+def write_dump(dump: Path, db: str, data: dict[str, bytes], schema: bytes | None = None) -> Path:
+    dump.mkdir(parents=True, exist_ok=True)
+    (dump / f"{db}-schema-create.sql").write_text(f"CREATE DATABASE `{db}`;\n")
+    (dump / f"{db}.t-schema.sql").write_bytes(
+        schema if schema is not None else b"CREATE TABLE `t` (`id` INT PRIMARY KEY, `v` VARCHAR(20));\n"
+    )
+    for name, content in data.items():
+        (dump / name).write_bytes(content)
+    return dump
+
+
+@pytest.fixture
+def import_args(mysql_server, make_database, tmp_path) -> Callable[..., list[str]]:
+    task_info = make_database("lt_ti")
+
+    def args(dump: Path, config: str = "") -> list[str]:
+        config_file = write_config(tmp_path / "tidb-lightning.toml", task_info, config)
+        return [
+            "import", "-c", str(config_file), "--source", str(dump), "--target", mysql_server.url,
+            "--checkpoint-file", str(tmp_path / "cp.json"),
+        ]
+
+    return args
+
+
+# --- decompression bombs as data files -------------------------------------------------------------------
+
+
+# gzip expands at most ~1000:1, so with the default 64 KiB read block the unbounded decoder made at most
+# ~66 MB per read; a larger read-block-size (a documented knob) lets one read inflate the whole bomb.
+@pytest.mark.parametrize(
+    ("kind", "inflated", "config"),
+    [
+        ("zst", 400 * MIB, ""),
+        ("gz", 400 * MIB, '[mydumper]\nread-block-size = "4MiB"\n'),
+        ("snappy", 100 * MIB, ""),
+    ],
+)
+def test_a_decompression_bomb_data_file_imports_in_bounded_memory(
+    kind, inflated, config, mysql_server, fresh_database, import_args, tmp_path
+):
+    db = fresh_database
+    bomb = padded_sql_bomb(kind, "t", BOMB_ROWS, inflated)
+    assert len(bomb) * 15 < inflated  # a bomb: it inflates at least fifteenfold (snappy's limit is ~21)
+    dump = write_dump(tmp_path / "dump", db, {f"{db}.t.000000001.sql.{kind}": bomb})
+
+    result, peak = run_measured(import_args(dump, config))
+
+    assert result.returncode == 0, result.stderr
+    assert count_rows(mysql_server, db, "t") == BOMB_ROWS
+    print(f"peak RSS {peak / MIB:.0f} MiB")
+    assert peak < MEMORY_BOUND, f"peak RSS {peak / MIB:.0f} MiB"
+
+
+def test_a_giant_string_literal_fails_at_the_packet_limit_naming_file_and_offset_in_bounded_memory(
+    mysql_server, fresh_database, import_args, tmp_path
+):
+    db = fresh_database
+    path = f"{db}.t.000000001.sql.zst"
+    dump = write_dump(tmp_path / "dump", db, {path: giant_literal_bomb("zst", "t", 200 * MIB)})
+
+    result, peak = run_measured(import_args(dump))
+
+    assert result.returncode != 0
+    assert_no_traceback(result)
+    assert f"{path} at byte 23: line 1: row larger than " in result.stderr
+    assert "max_allowed_packet" in result.stderr
+    print(f"peak RSS {peak / MIB:.0f} MiB")
+    assert peak < MEMORY_BOUND, f"peak RSS {peak / MIB:.0f} MiB"
