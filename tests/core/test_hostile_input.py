@@ -154,3 +154,32 @@ def test_a_giant_string_literal_fails_at_the_packet_limit_naming_file_and_offset
     assert "max_allowed_packet" in result.stderr
     print(f"peak RSS {peak / MIB:.0f} MiB")
     assert peak < MEMORY_BOUND, f"peak RSS {peak / MIB:.0f} MiB"
+
+
+# --- decompression bombs as schema files -----------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["gz", "zst", "snappy"])
+def test_a_schema_bomb_is_refused_naming_the_file_and_the_limit(
+    kind, mysql_server, fresh_database, import_args, tmp_path
+):
+    db = fresh_database
+    blank = frame(kind, (b" " * 1023 + b"\n") * 1024)
+    pieces = [SNAPPY_HEADER] if kind == "snappy" else []
+    # 1 GiB of blank lines, then a valid CREATE TABLE: only a reader without a limit ever reaches it.
+    bomb = b"".join([*pieces, *[blank] * 1024, frame(kind, b"CREATE TABLE `t` (`id` INT PRIMARY KEY);\n")])
+    dump = write_dump(tmp_path / "dump", db, {}, schema=b"")
+    (dump / f"{db}.t-schema.sql").unlink()
+    (dump / f"{db}.t-schema.sql.{kind}").write_bytes(bomb)
+    (dump / f"{db}.t.000000001.sql").write_text("INSERT INTO `t` VALUES (1);\n")
+
+    result, peak = run_measured(import_args(dump))
+
+    assert result.returncode != 0
+    assert_no_traceback(result)
+    assert (
+        f"{db}.t-schema.sql.{kind}: the file is larger than 67108864 bytes (64 MiB) once decompressed, the "
+        "limit for a schema file" in result.stderr
+    )
+    assert peak < MEMORY_BOUND, f"peak RSS {peak / MIB:.0f} MiB"

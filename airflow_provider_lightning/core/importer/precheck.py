@@ -40,7 +40,7 @@ from airflow_provider_lightning.core.checkpoints.model import (
 )
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier, render_row
-from airflow_provider_lightning.core.errors import LightningError, ParseError, PrecheckFailed, SourceError
+from airflow_provider_lightning.core.errors import LightningError, ParseError, PrecheckFailed, SourceError, printable
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, table_fingerprint
 from airflow_provider_lightning.core.importer.progress import format_bytes
 from airflow_provider_lightning.core.mydump.csv_parser import CsvParser
@@ -174,8 +174,8 @@ def _passed(name: str, message: str, severity: str = CRITICAL) -> CheckItem:
 
 
 def _listing(names: Sequence[str], limit: int = _SHOWN) -> str:
-    """``a, b, c`` or ``a, b, c and 7 more``."""
-    shown = ", ".join(names[:limit])
+    """``a, b, c`` or ``a, b, c and 7 more``, each name with its control characters escaped."""
+    shown = ", ".join(printable(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
