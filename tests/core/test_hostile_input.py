@@ -183,3 +183,32 @@ def test_a_schema_bomb_is_refused_naming_the_file_and_the_limit(
         "limit for a schema file" in result.stderr
     )
     assert peak < MEMORY_BOUND, f"peak RSS {peak / MIB:.0f} MiB"
+
+
+# --- names that would rewrite the terminal or forge a log line -------------------------------------------
+
+
+def test_names_with_escape_codes_and_newlines_are_shown_escaped_in_the_output_and_the_log(
+    mysql_server, fresh_database, import_args, tmp_path
+):
+    db = fresh_database
+    table = "red\x1b[31mX\x1b[2J\u202eabc"  # colour, clear screen, right-to-left override
+    forged = "n\n2026-12-07 00:00:00,000 ERROR forged"  # a file whose name holds a log line of its own
+    dump = write_dump(tmp_path / "dump", db, {})
+    (dump / f"{db}.t-schema.sql").rename(dump / f"{db}.{table}-schema.sql")
+    (dump / f"{db}.{table}.000000001.sql").write_text("INSERT INTO `t` VALUES (1,'a'),(2,'b');\n")
+    (dump / f"{db}.{forged}.000000001.sql").write_text("INSERT INTO `t` VALUES (1,'a');\n")
+    log_file = tmp_path / "lightning.log"
+
+    result, _ = run_measured([*import_args(dump), "--log-file", str(log_file)])
+
+    assert result.returncode == 0, result.stderr
+    assert count_rows(mysql_server, db, table) == 2  # the table has its real name in the target
+    shown = r"red\x1b[31mX\x1b[2J\u202eabc"
+    assert f"`{db}`.`{shown}`" in result.stdout
+    log = log_file.read_text()
+    assert f"table `{db}`.`{shown}`: 2 rows imported" in log
+    assert r"n\n2026-12-07 00:00:00,000 ERROR forged.000000001.sql" in log
+    for output in (result.stdout, result.stderr, log):
+        assert "\x1b" not in output and "\u202e" not in output
+    assert not any(line.startswith("2026-12-07 00:00:00,000") for line in log.splitlines())
