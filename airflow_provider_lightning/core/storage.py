@@ -11,6 +11,7 @@ and, for a broken compressed stream, the decompressed offset where it broke.
 from __future__ import annotations
 
 import enum
+import errno
 import io
 import logging
 import os
@@ -78,6 +79,9 @@ class FileInfo:
     path: str
     size: int
     version: str
+    broken_link: str = ""
+    """Why this is a symbolic link that cannot be followed (its target is missing); empty for a file.
+    The listing keeps such links so that the loader can tell one that is needed from one that is not."""
 
 
 class Storage(Protocol):
@@ -123,6 +127,10 @@ class LocalStorage:
                 try:
                     st = full.stat()
                 except OSError as exc:
+                    if full.is_symlink():
+                        rel = full.relative_to(self.root).as_posix()
+                        yield FileInfo(rel, 0, "", broken_link=_broken_link_reason(full, exc))
+                        continue
                     raise SourceError(str(full), f"cannot read file: {exc.strerror}") from exc
                 if not full.is_file():
                     continue
@@ -269,6 +277,16 @@ class _StreamingBodyReader(io.RawIOBase):
     def close(self) -> None:
         self._body.close()
         super().close()
+
+
+def _broken_link_reason(link: Path, exc: OSError) -> str:
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    if exc.errno == errno.ENOENT:
+        return f"a symbolic link to {target}, which does not exist"
+    return f"a symbolic link to {target}, which cannot be followed ({exc.strerror})"
 
 
 def open_storage(url: str, *, s3: S3Options | None = None) -> Storage:

@@ -268,9 +268,7 @@ class ImportEnv:
             routes=self.config.routes,
             case_sensitive=m.case_sensitive,
         )
-        for warning in found.warnings:
-            log.warning("%s", warning)
-        return found
+        return found  # discover logged its warnings
 
     def table_source(self, name: str) -> TableSource:
         for table in self.source.tables:
