@@ -212,3 +212,49 @@ def test_names_with_escape_codes_and_newlines_are_shown_escaped_in_the_output_an
     for output in (result.stdout, result.stderr, log):
         assert "\x1b" not in output and "\u202e" not in output
     assert not any(line.startswith("2026-12-07 00:00:00,000") for line in log.splitlines())
+
+
+# --- dangling symbolic links -----------------------------------------------------------------------------
+
+
+def test_a_dangling_symlink_beside_a_good_dump_is_one_warning_and_the_import_succeeds(
+    mysql_server, fresh_database, import_args, tmp_path
+):
+    db = fresh_database
+    dump = write_dump(tmp_path / "dump", db, {f"{db}.t.000000001.sql": b"INSERT INTO `t` VALUES (1,'a'),(2,'b');\n"})
+    (dump / "notes").mkdir()
+    (dump / "notes" / "README.md").symlink_to(tmp_path / "gone.md")
+
+    result, _ = run_measured(import_args(dump))
+
+    assert result.returncode == 0, result.stderr
+    assert count_rows(mysql_server, db, "t") == 2
+    warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    assert warnings == [
+        f"{warnings[0][:23]} WARNING notes/README.md is a symbolic link to {tmp_path / 'gone.md'}, which does not "
+        "exist; it is not imported (it is no data or schema file of an imported table): remove the link, or "
+        "restore its target if it was meant to be read"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("t.000000002.sql", "data file"), ("t-schema.sql", "table schema file")]
+)
+def test_a_dangling_symlink_that_the_import_needs_is_a_clear_error_naming_it(
+    name, kind, mysql_server, fresh_database, import_args, tmp_path
+):
+    db = fresh_database
+    dump = write_dump(tmp_path / "dump", db, {f"{db}.t.000000001.sql": b"INSERT INTO `t` VALUES (1,'a');\n"})
+    link = dump / f"{db}.{name}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(tmp_path / "gone.sql")
+
+    result, _ = run_measured(import_args(dump))
+
+    assert result.returncode == 1
+    assert_no_traceback(result)
+    assert (
+        f"{db}.{name}: a symbolic link to {tmp_path / 'gone.sql'}, which does not exist, and this file is needed: "
+        f"it is the {kind} of `{db}`.`t`. Restore the link's target" in result.stderr
+    )
+    assert "copy these files again" not in result.stderr
