@@ -1710,7 +1710,6 @@ def _largest_row(
     storage: Storage, file: SourceFile, dialect: Any, room: int, sample_bytes: int
 ) -> tuple[int, int]:
     """(size, start offset) of the largest row starting in the first ``sample_bytes`` of ``file``, as sent."""
-    largest, at = 0, 0
     # A row longer than the room cannot be sent whatever it holds: the parsers stop soon after (rows up to
     # 1 MiB are still measured, for the advice) rather than buffer a giant or unterminated literal up to
     # their own, larger limit.
@@ -1718,28 +1717,63 @@ def _largest_row(
         "max_row_size": max(room + 1, 1024 * 1024),
         "max_row_size_source": "max_allowed_packet less the INSERT around the row: it cannot be sent",
     }
-    with open_source_file(storage, file.path, file.compression, 0) as stream:
-        if file.type == SourceType.SQL:
-            # An SQL row travels as written: from its '(' to its ')'.
-            for raw, end in SqlParser(stream, path=file.path, **limit).iter_raw_rows():
-                if len(raw) > largest:
-                    largest, at = len(raw), end - len(raw)
-                if end >= sample_bytes:
-                    break
-        else:
-            parser = CsvParser(stream, dialect, path=file.path, **limit)
-            start = parser.data_start
-            for values, end in parser.iter_rows():
-                # A CSV row is rendered as SQL literals; only rows that might not fit are rendered to measure.
-                size = end - start
-                if 3 * size + 2 > room:
-                    size = len(render_row(values))
-                if size > largest:
-                    largest, at = size, start
-                if end >= sample_bytes:
-                    break
-                start = end
+    with open_source_file(storage, file.path, file.compression, 0) as opened:
+        # Rows starting in the sample are read whole, but no further: a row that started there and has not
+        # ended by the window's end is too long for the parser anyway, and what lies beyond (megabytes of
+        # comments, say) is not sampled.
+        stream = _SampleWindow(opened, sample_bytes + 2 * limit["max_row_size"] + 1024 * 1024)
+        try:
+            return _largest_in(stream, file, dialect, room, sample_bytes, limit)
+        except _SampleWindow.End:
+            return stream.largest
+
+
+def _largest_in(
+    stream: Any, file: SourceFile, dialect: Any, room: int, sample_bytes: int, limit: dict[str, Any]
+) -> tuple[int, int]:
+    largest, at = 0, 0
+    if file.type == SourceType.SQL:
+        # An SQL row travels as written: from its '(' to its ')'.
+        for raw, end in SqlParser(stream, path=file.path, **limit).iter_raw_rows():
+            if len(raw) > largest:
+                largest, at = len(raw), end - len(raw)
+                stream.largest = (largest, at)
+            if end >= sample_bytes:
+                break
+    else:
+        parser = CsvParser(stream, dialect, path=file.path, **limit)
+        start = parser.data_start
+        for values, end in parser.iter_rows():
+            # A CSV row is rendered as SQL literals; only rows that might not fit are rendered to measure.
+            size = end - start
+            if 3 * size + 2 > room:
+                size = len(render_row(values))
+            if size > largest:
+                largest, at = size, start
+                stream.largest = (largest, at)
+            if end >= sample_bytes:
+                break
+            start = end
     return largest, at
+
+
+class _SampleWindow:
+    """A stream that ends the sampling (raises :class:`End`) once ``limit`` bytes have been read."""
+
+    class End(Exception):  # noqa: N818 - not an error: the sample is complete
+        pass
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream = stream
+        self._left = limit
+        self.largest = (0, 0)  # (size, offset) of the largest row so far
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            raise self.End
+        data = self._stream.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
 
 
 # --- the physical backend's local disk -------------------------------------------------------------------
