@@ -258,3 +258,25 @@ def test_a_dangling_symlink_that_the_import_needs_is_a_clear_error_naming_it(
         f"it is the {kind} of `{db}`.`t`. Restore the link's target" in result.stderr
     )
     assert "copy these files again" not in result.stderr
+
+
+# --- prechecks read only what they sample ----------------------------------------------------------------
+
+
+def test_the_row_size_precheck_reads_its_sample_not_on_to_the_next_row(tmp_path, mysql_server):
+    from tests.core.test_precheck import _env, _rows_check, _write
+
+    # One small row, 40 MiB of blank lines, then a row too long for the packet: far beyond the 4 MiB sample.
+    blank = frame("zst", (b" " * 1023 + b"\n") * 1024)
+    data = b"".join([
+        frame("zst", b"INSERT INTO t VALUES (1,'a');\n"),
+        *[blank] * 40,
+        frame("zst", b"INSERT INTO t VALUES (2,'" + b"x" * (2 * MIB) + b"');\n"),
+    ])
+    source = _write(tmp_path / "src", {"db.t.000000001.sql.zst": data})
+
+    item = _rows_check(_env(source, mysql_server), MIB)
+
+    assert item.passed, item.message
+    assert item.message.startswith("sampled the first 4.0 MiB of 1 file(s) larger than the packet")
+    assert "rows further in are checked as they are imported" in item.message
