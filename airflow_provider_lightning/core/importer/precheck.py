@@ -1644,10 +1644,11 @@ def check_row_sizes(
             continue
         largest_seen = max(largest_seen, largest)
         if largest + overhead > max_allowed_packet:
-            too_big.append(
-                f"{file.path} at byte {at}: a row of {format_bytes(largest)} ({largest} bytes) does not fit in one "
-                f"statement"
+            measured = largest <= _sample_row_limit(max_allowed_packet - overhead)
+            size = f"of {format_bytes(largest)} ({largest} bytes)" if measured else (
+                f"longer than {format_bytes(largest - 1)} ({largest - 1} bytes; read no further)"
             )
+            too_big.append(f"{file.path} at byte {at}: a row {size} does not fit in one statement")
             need = max(need, largest + overhead)
     scope = (
         f"sampled the first {format_bytes(sample_bytes)} of {len(sampled)} file(s) larger than the packet"
@@ -1714,7 +1715,7 @@ def _largest_row(
     # 1 MiB are still measured, for the advice) rather than buffer a giant or unterminated literal up to
     # their own, larger limit.
     limit = {
-        "max_row_size": max(room + 1, 1024 * 1024),
+        "max_row_size": _sample_row_limit(room),
         "max_row_size_source": "max_allowed_packet less the INSERT around the row: it cannot be sent",
     }
     with open_source_file(storage, file.path, file.compression, 0) as opened:
@@ -1726,6 +1727,15 @@ def _largest_row(
             return _largest_in(stream, file, dialect, room, sample_bytes, limit)
         except _SampleWindow.End:
             return stream.largest
+        except ParseError as exc:
+            if limit["max_row_size_source"] not in exc.reason:
+                raise
+            # A row the parser stopped reading: longer than its limit, which is longer than the room.
+            return limit["max_row_size"] + 1, exc.offset or 0
+
+
+def _sample_row_limit(room: int) -> int:
+    return max(room + 1, 1024 * 1024)
 
 
 def _largest_in(
