@@ -814,7 +814,7 @@ def _run_ctl(args: argparse.Namespace, redact: Redactor) -> int:
         store.close()
         if client is not None:
             client.close()
-    print(redact(result.text), flush=True)
+    print(printable(redact(result.text), keep_newlines=True), flush=True)
     return EXIT_OK
 
 
