@@ -461,7 +461,7 @@ class DecompressingReader(io.RawIOBase):
                 return 0
             self._fill()
         n = min(len(buffer), len(self._buf) - self._buf_pos)
-        buffer[:n] = self._buf[self._buf_pos : self._buf_pos + n]
+        buffer[:n] = memoryview(self._buf)[self._buf_pos : self._buf_pos + n]  # no copy of the slice
         self._buf_pos += n
         self.position += n
         return n
