@@ -44,17 +44,22 @@ def run_measured(args: list[str], timeout: float = 120) -> tuple[subprocess.Comp
         proc = subprocess.Popen([str(LIGHTNING), *args], stdout=out, stderr=err, text=True, env=lightning_env())
         peak = 0
         root = psutil.Process(proc.pid)
-        while True:
-            try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-            except psutil.NoSuchProcess:
-                pass
-            try:
-                code = proc.wait(timeout=0.02)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        try:
+            while True:
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                    peak = max(peak, sum(p.memory_info().rss for p in tree))
+                except psutil.NoSuchProcess:
+                    pass
+                try:
+                    code = proc.wait(timeout=0.02)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        finally:  # a test stopped by its timeout must not leave a bomb inflating
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     result = subprocess.CompletedProcess(args, code, out_path.read_text(), err_path.read_text())
     return result, peak
 
