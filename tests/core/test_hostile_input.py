@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil

@@ -50,6 +50,7 @@ from airflow_provider_lightning.core.errors import (
     LightningError,
     PrecheckFailed,
     TargetError,
+    printable,
 )
 from airflow_provider_lightning.core.importer.precheck import PrecheckReport, check_schema_files, precheck
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, plan_table, table_fingerprint
@@ -631,7 +632,7 @@ def import_table(
         _verify_table(checkpoint, table, plan_options(env.config), store)
     total_bytes = table.total_size
     if checkpoint.status >= CheckpointStatus.IMPORTED:
-        log.info("table %s: already imported (%s)", name, describe_status(checkpoint.status))
+        log.info("table %s: already imported (%s)", printable(name), describe_status(checkpoint.status))
         return TableResult.from_checkpoint(checkpoint, total_bytes=total_bytes)
 
     conn = env.connect()
@@ -698,7 +699,7 @@ def import_table(
         try:
             store.update_status(name, failed_status(CheckpointStatus.ALL_WRITTEN))
         except Exception as save_error:  # noqa: BLE001 - the table's own error is the one to report
-            log.warning("table %s: could not record the failure in %s: %s", name, store.description, save_error)
+            log.warning("table %s: could not record the failure in %s: %s", printable(name), store.description, save_error)
         raise exc
     finally:
         backend.close()
@@ -718,7 +719,7 @@ def import_table(
         conflicts=conflicts,
         rows_written=written,
     )
-    log.info("table %s: %d rows imported in %.1fs", name, result.rows, result.seconds)
+    log.info("table %s: %d rows imported in %.1fs", printable(name), result.rows, result.seconds)
     return result
 
 
@@ -832,7 +833,7 @@ def post_process_table(env: ImportEnv, result: TableResult, *, done: int = Check
             if analyze_level == 2:
                 raise TargetError(f"ANALYZE TABLE {name} failed: {mysql_message(exc)}") from exc
             analyze_state = f"failed: {mysql_message(exc)}"
-            log.warning("table %s: ANALYZE TABLE failed (analyze = optional): %s", name, mysql_message(exc))
+            log.warning("table %s: ANALYZE TABLE failed (analyze = optional): %s", printable(name), mysql_message(exc))
         finally:
             conn.close()
     else:
@@ -852,7 +853,7 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int):
     elif before.rows and result.columns is not None:
         reason = "the target table held rows before the import and the files carry only some of its columns"
     if reason is not None:
-        log.warning("table %s: checksum skipped: %s", name, reason)
+        log.warning("table %s: checksum skipped: %s", printable(name), reason)
         return f"skipped: {reason}", None, None
     source = env.table_source(name)
     conn = env.connect()
@@ -875,7 +876,7 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int):
     )
     mismatch = compare_checksums(name, expected, actual)
     if mismatch is None:
-        log.info("table %s: checksum ok (%d rows)", name, actual.rows)
+        log.info("table %s: checksum ok (%d rows)", printable(name), actual.rows)
         return "ok", expected, actual
     if level == 2:
         raise ChecksumMismatch(mismatch)
