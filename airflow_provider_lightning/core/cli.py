@@ -780,7 +780,8 @@ def _run_import(args: argparse.Namespace, console: Console, redact: Redactor) ->
         reporter.stop()
     finally:
         store.close()
-    print(printable(redact(render_summary(summary, time.monotonic() - started)), keep_newlines=True), flush=True)
+    shown = redact(render_summary(summary, time.monotonic() - started))
+    print(printable(shown, keep_newlines=True), flush=True)
     return EXIT_OK
 
 

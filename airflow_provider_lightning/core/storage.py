@@ -604,9 +604,9 @@ def read_whole_file(storage: Storage, path: str, compression: Compression, *, li
         inflated = " once decompressed" if compression != Compression.NONE else ""
         raise SourceError(
             path,
-            f"the file is larger than {limit} bytes ({limit / 1048576:g} MiB){inflated}, the limit for a {what}; "
-            f"it cannot be a genuine {what}: check that it is the file the dump wrote (a {what} holds one "
-            "CREATE statement) and copy it again from its origin",
+            f"the file is larger than {limit} bytes ({limit / 1048576:g} MiB){inflated}, the limit for a "
+            f"{what}; it cannot be a genuine {what}: check that it is the file the dump wrote (a {what} holds "
+            "one CREATE statement) and copy it again from its origin",
         )
     return data
 

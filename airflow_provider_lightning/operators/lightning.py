@@ -271,7 +271,10 @@ class LightningImportTableOperator(_AfterPrepare):
                     is_error_status(checkpoint.status) or any(is_error_status(e.status) for e in checkpoint.engines)
                 ):
                     # A retry or a Clear is the user's decision to resume: Lightning's checkpoint-error-ignore.
-                    log.info("table %s: resuming after a failure (%s)", printable(name), describe_status(checkpoint.status))
+                    log.info(
+                        "table %s: resuming after a failure (%s)",
+                        printable(name), describe_status(checkpoint.status),
+                    )
                     for engine in checkpoint.engines:
                         if is_error_status(engine.status):
                             store.update_status(name, CheckpointStatus.LOADED, engine_id=engine.id)
@@ -318,7 +321,10 @@ class LightningPostProcessOperator(_AfterPrepare):
                 continue
             outcomes.append({"table": outcome.table, "checksum": outcome.checksum, "analyze": outcome.analyze,
                              "rows": result.rows})
-            log.info("table %s: checksum %s, analyze %s", printable(outcome.table), outcome.checksum, outcome.analyze)
+            log.info(
+                "table %s: checksum %s, analyze %s",
+                printable(outcome.table), outcome.checksum, outcome.analyze,
+            )
         if failures:
             raise ChecksumMismatch("\n".join(failures))
         _log_summary(outcomes, _flatten(self.results))
@@ -503,7 +509,8 @@ class _ProgressLogger:
                     continue
                 log.info(
                     "progress %s: %s of %s (%.1f%%), %d rows, %.0f rows/s, ETA %s",
-                    printable(t.table), format_bytes(t.bytes_done), format_bytes(t.bytes_total), t.fraction * 100,
+                    printable(t.table), format_bytes(t.bytes_done), format_bytes(t.bytes_total),
+                    t.fraction * 100,
                     t.rows, t.rows_per_second, format_duration(t.eta_seconds),
                 )
 

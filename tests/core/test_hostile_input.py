@@ -41,7 +41,8 @@ def run_measured(args: list[str], timeout: float = 120) -> tuple[subprocess.Comp
     out_path = Path(args[args.index("--source") + 1]).parent / "out.txt"
     err_path = out_path.with_name("err.txt")
     with out_path.open("w") as out, err_path.open("w") as err:
-        proc = subprocess.Popen([str(LIGHTNING), *args], stdout=out, stderr=err, text=True, env=lightning_env())
+        command = [str(LIGHTNING), *args]
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=lightning_env())
         peak = 0
         root = psutil.Process(proc.pid)
         try:
@@ -263,7 +264,8 @@ def test_a_dangling_symlink_beside_a_good_dump_is_one_warning_and_the_import_suc
     mysql_server, fresh_database, import_args, tmp_path
 ):
     db = fresh_database
-    dump = write_dump(tmp_path / "dump", db, {f"{db}.t.000000001.sql": b"INSERT INTO `t` VALUES (1,'a'),(2,'b');\n"})
+    rows = b"INSERT INTO `t` VALUES (1,'a'),(2,'b');\n"
+    dump = write_dump(tmp_path / "dump", db, {f"{db}.t.000000001.sql": rows})
     (dump / "notes").mkdir()
     (dump / "notes" / "README.md").symlink_to(tmp_path / "gone.md")
 
@@ -273,9 +275,9 @@ def test_a_dangling_symlink_beside_a_good_dump_is_one_warning_and_the_import_suc
     assert count_rows(mysql_server, db, "t") == 2
     warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
     assert warnings == [
-        f"{warnings[0][:23]} WARNING notes/README.md is a symbolic link to {tmp_path / 'gone.md'}, which does not "
-        "exist; it is not imported (it is no data or schema file of an imported table): remove the link, or "
-        "restore its target if it was meant to be read"
+        f"{warnings[0][:23]} WARNING notes/README.md is a symbolic link to {tmp_path / 'gone.md'}, which "
+        "does not exist; it is not imported (it is no data or schema file of an imported table): remove the "
+        "link, or restore its target if it was meant to be read"
     ]
 
 
@@ -296,8 +298,8 @@ def test_a_dangling_symlink_that_the_import_needs_is_a_clear_error_naming_it(
     assert result.returncode == 1
     assert_no_traceback(result)
     assert (
-        f"{db}.{name}: a symbolic link to {tmp_path / 'gone.sql'}, which does not exist, and this file is needed: "
-        f"it is the {kind} of `{db}`.`t`. Restore the link's target" in result.stderr
+        f"{db}.{name}: a symbolic link to {tmp_path / 'gone.sql'}, which does not exist, and this file is "
+        f"needed: it is the {kind} of `{db}`.`t`. Restore the link's target" in result.stderr
     )
     assert "copy these files again" not in result.stderr
 

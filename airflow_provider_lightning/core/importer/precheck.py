@@ -40,7 +40,13 @@ from airflow_provider_lightning.core.checkpoints.model import (
 )
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier, render_row
-from airflow_provider_lightning.core.errors import LightningError, ParseError, PrecheckFailed, SourceError, printable
+from airflow_provider_lightning.core.errors import (
+    LightningError,
+    ParseError,
+    PrecheckFailed,
+    SourceError,
+    printable,
+)
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, table_fingerprint
 from airflow_provider_lightning.core.importer.progress import format_bytes
 from airflow_provider_lightning.core.mydump.csv_parser import CsvParser

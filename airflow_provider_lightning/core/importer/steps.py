@@ -395,8 +395,8 @@ def _row_size_limit(max_allowed_packet: int) -> dict[str, Any]:
         return {"max_row_size": DEFAULT_MAX_ROW_SIZE, "max_row_size_source": ""}
     return {
         "max_row_size": max_allowed_packet,
-        "max_row_size_source": "the target's max_allowed_packet: no INSERT can carry a longer row; raise it on "
-        "the server if the row is genuine",
+        "max_row_size_source": "the target's max_allowed_packet: no INSERT can carry a longer row; raise it "
+        "on the server if the row is genuine",
     }
 
 
@@ -699,7 +699,10 @@ def import_table(
         try:
             store.update_status(name, failed_status(CheckpointStatus.ALL_WRITTEN))
         except Exception as save_error:  # noqa: BLE001 - the table's own error is the one to report
-            log.warning("table %s: could not record the failure in %s: %s", printable(name), store.description, save_error)
+            log.warning(
+                "table %s: could not record the failure in %s: %s",
+                printable(name), store.description, save_error,
+            )
         raise exc
     finally:
         backend.close()
@@ -833,7 +836,9 @@ def post_process_table(env: ImportEnv, result: TableResult, *, done: int = Check
             if analyze_level == 2:
                 raise TargetError(f"ANALYZE TABLE {name} failed: {mysql_message(exc)}") from exc
             analyze_state = f"failed: {mysql_message(exc)}"
-            log.warning("table %s: ANALYZE TABLE failed (analyze = optional): %s", printable(name), mysql_message(exc))
+            log.warning(
+                "table %s: ANALYZE TABLE failed (analyze = optional): %s", printable(name), mysql_message(exc)
+            )
         finally:
             conn.close()
     else:

@@ -430,7 +430,8 @@ class CsvParser:
         self._stream = stream
         self._block_size = block_size
         self._max_row_size = max_row_size
-        self._limit = f"{max_row_size} bytes" + (f" ({max_row_size_source})" if max_row_size_source else "")
+        source = f" ({max_row_size_source})" if max_row_size_source else ""
+        self._limit = f"{max_row_size} bytes{source}"
         self._end_offset = _NO_LIMIT if end_offset is None else end_offset
         self._buf = b""
         self._pos = 0  # index in _buf where the next row starts

@@ -196,8 +196,9 @@ def discover(
         if info.broken_link and not _needed(route, table_filter):
             # Not imported anyway: a warning, and the import goes on without it.
             found.warnings.append(
-                f"{printable_path(info.path)} is {info.broken_link}; it is not imported (it is no data or schema "
-                "file of an imported table): remove the link, or restore its target if it was meant to be read"
+                f"{printable_path(info.path)} is {info.broken_link}; it is not imported (it is no data or "
+                "schema file of an imported table): remove the link, or restore its target if it was meant "
+                "to be read"
             )
             continue
         if info.broken_link:

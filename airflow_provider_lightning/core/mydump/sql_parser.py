@@ -592,7 +592,8 @@ class SqlParser:
         self._end_offset = end_offset
         self._block_size = max(1, block_size)
         self._max_row_size = max(1, max_row_size)
-        self._limit = f"{self._max_row_size} bytes" + (f" ({max_row_size_source})" if max_row_size_source else "")
+        source = f" ({max_row_size_source})" if max_row_size_source else ""
+        self._limit = f"{self._max_row_size} bytes{source}"
         self._source = _Window(b"", start_offset, False, path, 0 if start_offset == 0 else None)
         self._pos = 0  # position in self._source.buf of the next unread byte
         self._state = _STATEMENT if start_offset == 0 else _RESUME
