@@ -28,7 +28,8 @@ class SourceError(LightningError):
     def __init__(self, path: str, message: str, *, offset: int | None = None) -> None:
         self.path = path
         self.offset = offset
-        where = path if offset is None else f"{path} at byte {offset}"
+        shown = printable(path)  # a file name from the source is untrusted: never raw in a message
+        where = shown if offset is None else f"{shown} at byte {offset}"
         super().__init__(f"{where}: {message}")
 
 

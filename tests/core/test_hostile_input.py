@@ -19,6 +19,7 @@ import pytest
 import snappy
 import zstandard
 
+from airflow_provider_lightning.core.errors import SourceError
 from airflow_provider_lightning.core.storage import (
     MAX_DECOMPRESSED_PIECE,
     Compression,
@@ -324,3 +325,15 @@ def test_the_row_size_precheck_reads_its_sample_not_on_to_the_next_row(tmp_path,
     assert item.passed, item.message
     assert item.message.startswith("sampled the first 4.0 MiB of 1 file(s) larger than the packet")
     assert "rows further in are checked as they are imported" in item.message
+
+
+def test_an_error_about_a_file_shows_its_name_escaped_and_keeps_the_real_path(tmp_path):
+    name = "bad\x1b[2J\u202e.sql.gz"
+    (tmp_path / name).write_bytes(b"\x1f\x8b" + b"not deflate data")
+
+    with pytest.raises(SourceError) as caught:
+        with open_source_file(LocalStorage(tmp_path), name, Compression.GZ) as f:
+            f.read()
+
+    assert str(caught.value).startswith(r"bad\x1b[2J\u202e.sql.gz at byte 0: corrupt gz data")
+    assert caught.value.path == name
