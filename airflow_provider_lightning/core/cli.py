@@ -38,7 +38,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from airflow_provider_lightning import __version__
-from airflow_provider_lightning.core.errors import ConfigError, LightningError
+from airflow_provider_lightning.core.errors import ConfigError, LightningError, printable
 from airflow_provider_lightning.core.mysql_url import MySQLURL, MySQLURLError, parse_mysql_url, redact_mysql_url
 
 log = logging.getLogger("airflow_provider_lightning.cli")
@@ -421,7 +421,8 @@ class _RedactingFormatter(logging.Formatter):
         self._redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redact(super().format(record))
+        # Names from the dump are escaped where they are shown; this is the net under every log line.
+        return printable(self._redact(super().format(record)), keep_newlines=True)
 
 
 class Console:
@@ -442,7 +443,7 @@ class Console:
     def write_above(self, text: str) -> None:
         with self._lock:
             self._erase()
-            self.stream.write(self._redact(text) + "\n")
+            self.stream.write(printable(self._redact(text), keep_newlines=True) + "\n")
             self._paint()
             self.stream.flush()
 
@@ -641,11 +642,11 @@ def render_summary(summary: Any, elapsed: float | None = None) -> str:
         if check.startswith("skipped"):
             reason = check.partition(":")[2].strip()
             if reason:
-                notes.append(f"checksum skipped for {t.table}: {reason}")
+                notes.append(f"checksum skipped for {printable(t.table)}: {reason}")
             check = "skipped"
         errors = summary.errors.get(t.table, {})
         rows.append((
-            t.table, f"{t.rows:,}", format_bytes(t.bytes), f"{t.seconds:.1f}", check,
+            printable(t.table), f"{t.rows:,}", format_bytes(t.bytes), f"{t.seconds:.1f}", check,
             ", ".join(f"{n:,} {kind}" for kind, n in sorted(errors.items())) or "-",
         ))
     total_rows = sum(t.rows for t in summary.tables)
@@ -777,7 +778,8 @@ def _run_import(args: argparse.Namespace, console: Console, redact: Redactor) ->
         reporter.stop()
     finally:
         store.close()
-    print(redact(render_summary(summary, time.monotonic() - started)), flush=True)
+    shown = redact(render_summary(summary, time.monotonic() - started))
+    print(printable(shown, keep_newlines=True), flush=True)
     return EXIT_OK
 
 
@@ -811,7 +813,7 @@ def _run_ctl(args: argparse.Namespace, redact: Redactor) -> int:
         store.close()
         if client is not None:
             client.close()
-    print(redact(result.text), flush=True)
+    print(printable(redact(result.text), keep_newlines=True), flush=True)
     return EXIT_OK
 
 

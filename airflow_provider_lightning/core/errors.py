@@ -47,7 +47,8 @@ class SourceError(LightningError):
         self.path = path
         self.offset = offset
         self.retryable = retryable
-        where = path if offset is None else f"{path} at byte {offset}"
+        shown = printable(path)  # a file name from the source is untrusted: never raw in a message
+        where = shown if offset is None else f"{shown} at byte {offset}"
         super().__init__(f"{where}: {message}")
 
 
@@ -127,6 +128,31 @@ def retry_can_help(exc: BaseException) -> bool:
     if isinstance(exc, pymysql.err.MySQLError):
         return connection_lost(exc)
     return True
+
+
+# C0 controls, DEL, C1 controls, and the Unicode marks that reorder text (bidi embeddings, overrides,
+# isolates, directional marks): in a name they can rewrite a terminal or disguise what is shown.
+_CONTROLS = {
+    *range(0x00, 0x20), 0x7F, *range(0x80, 0xA0),
+    0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A),
+}
+_ESCAPES = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _CONTROLS}
+_ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+# Lone surrogates: bytes of a file name that are not UTF-8 (Python's surrogate escapes) show as those bytes.
+_ESCAPES.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)})
+_ESCAPES.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})
+_ESCAPES_KEEPING_LINES = {c: e for c, e in _ESCAPES.items() if c not in (ord("\n"), ord("\t"))}
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` safe to show on a terminal or in a log: control characters as ``\\xNN`` / ``\\uNNNN`` escapes.
+
+    Every name that comes from the input (file, database, table, column names) goes through it before it is
+    shown, so that an escape sequence in a file name cannot recolour or clear the terminal and a newline
+    cannot forge a log line. ``keep_newlines`` is for whole messages, whose own line breaks are meant. Bytes
+    of a file name that are not UTF-8 (surrogate escapes) are shown as ``\\xNN`` too.
+    """
+    return text.translate(_ESCAPES_KEEPING_LINES if keep_newlines else _ESCAPES)
 
 
 def _show_excerpt(data: bytes, limit: int = 60) -> str:

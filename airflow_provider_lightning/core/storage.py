@@ -11,14 +11,15 @@ and, for a broken compressed stream, the decompressed offset where it broke.
 from __future__ import annotations
 
 import enum
+import errno
 import io
 import logging
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_lightning.core.errors import SourceError
@@ -78,6 +79,9 @@ class FileInfo:
     path: str
     size: int
     version: str
+    broken_link: str = ""
+    """Why this is a symbolic link that cannot be followed (its target is missing); empty for a file.
+    The listing keeps such links so that the loader can tell one that is needed from one that is not."""
 
 
 class Storage(Protocol):
@@ -123,6 +127,10 @@ class LocalStorage:
                 try:
                     st = full.stat()
                 except OSError as exc:
+                    if full.is_symlink():
+                        rel = full.relative_to(self.root).as_posix()
+                        yield FileInfo(rel, 0, "", broken_link=_broken_link_reason(full, exc))
+                        continue
                     raise SourceError(str(full), f"cannot read file: {exc.strerror}") from exc
                 if not full.is_file():
                     continue
@@ -275,6 +283,16 @@ class _StreamingBodyReader(io.RawIOBase):
         super().close()
 
 
+def _broken_link_reason(link: Path, exc: OSError) -> str:
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    if exc.errno == errno.ENOENT:
+        return f"a symbolic link to {target}, which does not exist"
+    return f"a symbolic link to {target}, which cannot be followed ({exc.strerror})"
+
+
 def open_storage(url: str, *, s3: S3Options | None = None) -> Storage:
     """Open the data source at ``url``: a local path, ``file://`` / ``local://`` URL, or ``s3://bucket/prefix``.
 
@@ -309,6 +327,10 @@ def _s3_options_from_query(query: str, base: S3Options | None) -> S3Options:
 
 
 class _Decoder(Protocol):
+    input_piece: int
+    """At most this much input goes into one :meth:`decompress` call, so that its output stays bounded
+    (a few MiB) whatever the input holds: see :data:`MAX_DECOMPRESSED_PIECE`."""
+
     def decompress(self, data: bytes) -> bytes: ...
 
     def finished(self) -> bool:
@@ -316,56 +338,60 @@ class _Decoder(Protocol):
         ...
 
 
-class _GzipDecoder:
-    """gzip, including files of several concatenated members (as ``cat a.gz b.gz`` makes)."""
+MAX_DECOMPRESSED_PIECE = 4 * 1024 * 1024 + 128 * 1024
+"""The most output one decoder call can produce from its ``input_piece`` of input, by each format's largest
+possible expansion. A decompression bomb (a few hundred KB that inflate to gigabytes) is therefore read a
+few MiB at a time, like any other file, and costs time, never memory."""
 
-    def __init__(self) -> None:
-        self._d = zlib.decompressobj(wbits=31)
+
+class _MultiFrameDecoder:
+    """Compressed frames one after another, as ``cat a.gz b.gz`` or ``zstd`` with several frames makes.
+
+    ``new_frame`` makes the decoder of one frame (``eof`` and ``unused_data`` as zlib's). gzip allows
+    trailing zero padding (tar and tape tools write it); nothing may follow the padding.
+    """
+
+    def __init__(self, new_frame: Callable[[], Any], *, input_piece: int, zero_padding: bool) -> None:
+        self._new_frame = new_frame
+        self._d = new_frame()
+        self.input_piece = input_piece
+        self._zero_padding = zero_padding
+        self._in_padding = False
         self._seen_input = False
 
     def decompress(self, data: bytes) -> bytes:
         out = []
         while data:
             self._seen_input = True
+            if self._d.eof:  # between frames: the rest of a piece, or a new piece after a frame's end
+                if self._zero_padding and not data.strip(b"\0"):
+                    self._in_padding = True  # dropped, not kept: padding costs no memory however long
+                    break
+                if self._in_padding:
+                    raise ValueError("data after the zero padding that ends the stream")
+                self._d = self._new_frame()
             out.append(self._d.decompress(data))
             if not self._d.eof:
                 break
             data = self._d.unused_data
-            if data.strip(b"\0"):  # a further member; trailing zero padding is allowed
-                self._d = zlib.decompressobj(wbits=31)
-            else:
-                break
         return b"".join(out)
 
     def finished(self) -> bool:
         return self._seen_input and self._d.eof
 
 
-class _ZstdDecoder:
-    """zstd, including files of several frames."""
+def _gzip_decoder() -> _Decoder:
+    # Deflate expands at most 1032:1, so 4 KiB of input make at most ~4.1 MiB.
+    return _MultiFrameDecoder(lambda: zlib.decompressobj(wbits=31), input_piece=4096, zero_padding=True)
 
-    def __init__(self) -> None:
-        import zstandard  # noqa: PLC0415
 
-        self._module = zstandard
-        self._dctx = zstandard.ZstdDecompressor()
-        self._d = self._dctx.decompressobj()
-        self._seen_input = False
+def _zstd_decoder() -> _Decoder:
+    import zstandard  # noqa: PLC0415
 
-    def decompress(self, data: bytes) -> bytes:
-        out = []
-        while data:
-            self._seen_input = True
-            out.append(self._d.decompress(data))
-            if not self._d.eof:
-                break
-            data = self._d.unused_data
-            if data:
-                self._d = self._dctx.decompressobj()
-        return b"".join(out)
-
-    def finished(self) -> bool:
-        return self._seen_input and self._d.eof
+    dctx = zstandard.ZstdDecompressor()
+    # zstandard's decompressobj has no output limit, so the input is what is limited: a zstd block makes at
+    # most 128 KiB and takes at least 4 bytes (an RLE block), so 128 bytes of input make at most ~4.1 MiB.
+    return _MultiFrameDecoder(dctx.decompressobj, input_piece=128, zero_padding=False)
 
 
 class _SnappyDecoder:
@@ -376,6 +402,8 @@ class _SnappyDecoder:
     """
 
     _HEADER = b"\xff\x06\x00\x00sNaPpY"
+    # A snappy copy op of 3 bytes makes at most 64 bytes (about 21:1), so 192 KiB of input make < 4.1 MiB.
+    input_piece = 192 * 1024
 
     def __init__(self) -> None:
         import snappy  # noqa: PLC0415
@@ -403,9 +431,9 @@ class _SnappyDecoder:
 
 def _decoder_for(compression: Compression) -> _Decoder:
     if compression == Compression.GZ:
-        return _GzipDecoder()
+        return _gzip_decoder()
     if compression == Compression.ZSTD:
-        return _ZstdDecoder()
+        return _zstd_decoder()
     if compression == Compression.SNAPPY:
         return _SnappyDecoder()
     raise ValueError(compression)
@@ -420,8 +448,10 @@ class DecompressingReader(io.RawIOBase):
         self._compression = compression
         self._path = path
         self._block_size = block_size
-        self._buf = b""
+        self._buf = b""  # decompressed, not yet handed out
         self._buf_pos = 0
+        self._in = b""  # read, not yet decompressed
+        self._in_pos = 0
         self._eof = False
         self.position = 0  # decompressed bytes handed out so far
         self.raw_position = 0  # compressed bytes consumed so far
@@ -435,31 +465,38 @@ class DecompressingReader(io.RawIOBase):
                 return 0
             self._fill()
         n = min(len(buffer), len(self._buf) - self._buf_pos)
-        buffer[:n] = self._buf[self._buf_pos : self._buf_pos + n]
+        buffer[:n] = memoryview(self._buf)[self._buf_pos : self._buf_pos + n]  # no copy of the slice
         self._buf_pos += n
         self.position += n
         return n
 
     def _fill(self) -> None:
-        chunk = self._raw.read(self._block_size)
+        """Decompress the next piece of input (see :data:`MAX_DECOMPRESSED_PIECE`), reading when needed."""
         name = self._compression.name.lower()
-        if not chunk:
-            self._eof = True
-            if not self._decoder.finished():
-                if self.raw_position == 0:
-                    msg = f"the file is empty (0 bytes), which is not a valid {name} stream"
-                else:
-                    msg = f"the {name} stream ends before its end marker: the file is truncated"
-                raise SourceError(
-                    self._path, msg + "; copy the file again from its origin", offset=self.position
-                )
-            self._buf, self._buf_pos = b"", 0
-            return
-        if self.raw_position == 0:
-            self._check_magic(chunk)
-        self.raw_position += len(chunk)
+        if self._in_pos >= len(self._in):
+            chunk = self._raw.read(self._block_size)
+            if not chunk:
+                self._eof = True
+                if not self._decoder.finished():
+                    if self.raw_position == 0:
+                        msg = f"the file is empty (0 bytes), which is not a valid {name} stream"
+                    else:
+                        msg = f"the {name} stream ends before its end marker: the file is truncated"
+                    raise SourceError(
+                        self._path, msg + "; copy the file again from its origin", offset=self.position
+                    )
+                self._buf, self._buf_pos = b"", 0
+                return
+            if self.raw_position == 0:
+                self._check_magic(chunk)
+            self.raw_position += len(chunk)
+            self._in, self._in_pos = chunk, 0
+        piece = self._in[self._in_pos : self._in_pos + self._decoder.input_piece]
+        self._in_pos += len(piece)
         try:
-            self._buf = self._decoder.decompress(chunk)
+            self._buf = self._decoder.decompress(piece)
+        except MemoryError:
+            raise  # not the file's fault: never reported as corrupt data
         except Exception as exc:  # each library raises its own error type for corrupt data
             raise SourceError(
                 self._path,
@@ -552,6 +589,30 @@ def open_source_file(
             raise SourceError(path, "resume offset lies beyond the end of the file", offset=offset)
         remaining -= skipped
     return stream
+
+
+MAX_SCHEMA_FILE_SIZE = 64 * 1024 * 1024
+"""The largest schema file read, after decompression: it holds one CREATE statement, and no statement
+longer than a server's ``max_allowed_packet`` (64 MiB by default in MySQL 8, 16 MiB in MariaDB) can run."""
+
+
+def read_whole_file(storage: Storage, path: str, compression: Compression, *, limit: int, what: str) -> bytes:
+    """The whole decompressed content of a small file (a schema file), refused when longer than ``limit``.
+
+    Reads at most ``limit + 1`` bytes, so a file that inflates to gigabytes is refused in a moment and in
+    bounded memory, with a message that names it and the limit rather than a decoder's out-of-memory error.
+    """
+    with open_source_file(storage, path, compression) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        inflated = " once decompressed" if compression != Compression.NONE else ""
+        raise SourceError(
+            path,
+            f"the file is larger than {limit} bytes ({limit / 1048576:g} MiB){inflated}, the limit for a "
+            f"{what}; it cannot be a genuine {what}: check that it is the file the dump wrote (a {what} holds "
+            "one CREATE statement) and copy it again from its origin",
+        )
+    return data
 
 
 def _as_raw(f: BinaryIO) -> io.RawIOBase:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_lightning.core.errors import printable
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -318,7 +320,10 @@ class LightningImportTableOperator(_AfterPrepare):
                     is_error_status(checkpoint.status) or any(is_error_status(e.status) for e in checkpoint.engines)
                 ):
                     # A retry or a Clear is the user's decision to resume: Lightning's checkpoint-error-ignore.
-                    log.info("table %s: resuming after a failure (%s)", name, describe_status(checkpoint.status))
+                    log.info(
+                        "table %s: resuming after a failure (%s)",
+                        printable(name), describe_status(checkpoint.status),
+                    )
                     for engine in checkpoint.engines:
                         if is_error_status(engine.status):
                             store.update_status(name, CheckpointStatus.LOADED, engine_id=engine.id)
@@ -332,7 +337,7 @@ class LightningImportTableOperator(_AfterPrepare):
         for result in results:
             log.info(
                 "table %s: %d rows, %d bytes in %.1fs (%d rows to type_error_v1, %d conflicts)",
-                result["table"], result["rows"], result["bytes"], result["seconds"],
+                printable(result["table"]), result["rows"], result["bytes"], result["seconds"],
                 result["type_errors"], result["conflicts"],
             )
         return results
@@ -374,7 +379,10 @@ class LightningPostProcessOperator(_AfterPrepare):
                 continue
             outcomes.append({"table": outcome.table, "checksum": outcome.checksum, "analyze": outcome.analyze,
                              "rows": result.rows})
-            log.info("table %s: checksum %s, analyze %s", outcome.table, outcome.checksum, outcome.analyze)
+            log.info(
+                "table %s: checksum %s, analyze %s",
+                printable(outcome.table), outcome.checksum, outcome.analyze,
+            )
         if failures:
             raise ChecksumMismatch("\n".join(failures))
         _log_summary(outcomes, _flatten(self.results))
@@ -532,7 +540,7 @@ def _log_summary(outcomes: list[dict[str, Any]], results: list[dict[str, Any]]) 
     for o in outcomes:
         r = by_table.get(o["table"], {})
         lines.append(
-            f"{o['table']:<40} {r.get('rows', 0):>12,} {r.get('bytes', 0) / 2**20:>9.1f} "
+            f"{printable(o['table']):<40} {r.get('rows', 0):>12,} {r.get('bytes', 0) / 2**20:>9.1f} "
             f"{r.get('seconds', 0):>8.1f}  {o['checksum']}"
         )
     log.info("import summary:\n%s", "\n".join(lines))
@@ -563,7 +571,8 @@ class _ProgressLogger:
                     continue
                 log.info(
                     "progress %s: %s of %s (%.1f%%), %d rows, %.0f rows/s, ETA %s",
-                    t.table, format_bytes(t.bytes_done), format_bytes(t.bytes_total), t.fraction * 100,
+                    printable(t.table), format_bytes(t.bytes_done), format_bytes(t.bytes_total),
+                    t.fraction * 100,
                     t.rows, t.rows_per_second, format_duration(t.eta_seconds),
                 )
 

@@ -119,7 +119,9 @@ def _file_chunks(file: SourceFile, storage: Storage, config: Any) -> list[ChunkC
     data_start, columns = 0, None
     if dialect.header:
         with open_source_file(storage, file.path, Compression.NONE, 0) as stream:
-            parser = CsvParser(stream, dialect, path=file.path, read_header=True)
+            # Only the header is read here: a line longer than any header (4096 columns of 64-character names
+            # are ~270 KB) is an error, not 128 MiB buffered.
+            parser = CsvParser(stream, dialect, path=file.path, read_header=True, max_row_size=1024 * 1024)
             header = parser.read_header()
             columns = tuple(header) if header is not None else None
             data_start = parser.data_start

@@ -40,7 +40,13 @@ from airflow_provider_lightning.core.checkpoints.model import (
 )
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier, render_row
-from airflow_provider_lightning.core.errors import LightningError, ParseError, PrecheckFailed, SourceError
+from airflow_provider_lightning.core.errors import (
+    LightningError,
+    ParseError,
+    PrecheckFailed,
+    SourceError,
+    printable,
+)
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, table_fingerprint
 from airflow_provider_lightning.core.importer.progress import format_bytes
 from airflow_provider_lightning.core.mydump.csv_parser import CsvParser
@@ -54,7 +60,13 @@ from airflow_provider_lightning.core.mydump.schema import (
     statements_not_run,
 )
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser
-from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file
+from airflow_provider_lightning.core.storage import (
+    MAX_SCHEMA_FILE_SIZE,
+    Compression,
+    Storage,
+    open_source_file,
+    read_whole_file,
+)
 from airflow_provider_lightning.core.target import (
     ColumnInfo,
     ConnectionSettings,
@@ -174,8 +186,8 @@ def _passed(name: str, message: str, severity: str = CRITICAL) -> CheckItem:
 
 
 def _listing(names: Sequence[str], limit: int = _SHOWN) -> str:
-    """``a, b, c`` or ``a, b, c and 7 more``."""
-    shown = ", ".join(names[:limit])
+    """``a, b, c`` or ``a, b, c and 7 more``, each name with its control characters escaped."""
+    shown = ", ".join(printable(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
@@ -1403,8 +1415,9 @@ def check_schema_files(storage: Storage, source: DataSource, config: Any, *, wor
     def parse(job: tuple[SourceFile, str]) -> str | None:
         file, kind = job
         try:
-            with open_source_file(storage, file.path, file.compression) as f:
-                data = f.read()
+            data = read_whole_file(
+                storage, file.path, file.compression, limit=MAX_SCHEMA_FILE_SIZE, what="schema file"
+            )
             parse_schema_file(data, path=file.path, kind=kind, charset=charset)  # type: ignore[arg-type]
         except (SourceError, LightningError) as exc:
             return str(exc)
@@ -1855,10 +1868,11 @@ def check_row_sizes(
             continue
         largest_seen = max(largest_seen, largest)
         if largest + overhead > max_allowed_packet:
-            too_big.append(
-                f"{file.path} at byte {at}: a row of {format_bytes(largest)} ({largest} bytes) does not fit in one "
-                f"statement"
+            measured = largest <= _sample_row_limit(max_allowed_packet - overhead)
+            size = f"of {format_bytes(largest)} ({largest} bytes)" if measured else (
+                f"longer than {format_bytes(largest - 1)} ({largest - 1} bytes; read no further)"
             )
+            too_big.append(f"{file.path} at byte {at}: a row {size} does not fit in one statement")
             need = max(need, largest + overhead)
     scope = (
         f"sampled the first {format_bytes(sample_bytes)} of {len(sampled)} file(s) larger than the packet"
@@ -1921,29 +1935,79 @@ def _largest_row(
     storage: Storage, file: SourceFile, dialect: Any, room: int, sample_bytes: int
 ) -> tuple[int, int]:
     """(size, start offset) of the largest row starting in the first ``sample_bytes`` of ``file``, as sent."""
+    # A row longer than the room cannot be sent whatever it holds: the parsers stop soon after (rows up to
+    # 1 MiB are still measured, for the advice) rather than buffer a giant or unterminated literal up to
+    # their own, larger limit.
+    limit = {
+        "max_row_size": _sample_row_limit(room),
+        "max_row_size_source": "max_allowed_packet less the INSERT around the row: it cannot be sent",
+    }
+    with open_source_file(storage, file.path, file.compression, 0) as opened:
+        # Rows starting in the sample are read whole, but no further: a row that started there and has not
+        # ended by the window's end is too long for the parser anyway, and what lies beyond (megabytes of
+        # comments, say) is not sampled.
+        stream = _SampleWindow(opened, sample_bytes + 2 * limit["max_row_size"] + 1024 * 1024)
+        try:
+            return _largest_in(stream, file, dialect, room, sample_bytes, limit)
+        except _SampleWindow.End:
+            return stream.largest
+        except ParseError as exc:
+            if limit["max_row_size_source"] not in exc.reason:
+                raise
+            # A row the parser stopped reading: longer than its limit, which is longer than the room.
+            return limit["max_row_size"] + 1, exc.offset or 0
+
+
+def _sample_row_limit(room: int) -> int:
+    return max(room + 1, 1024 * 1024)
+
+
+def _largest_in(
+    stream: Any, file: SourceFile, dialect: Any, room: int, sample_bytes: int, limit: dict[str, Any]
+) -> tuple[int, int]:
     largest, at = 0, 0
-    with open_source_file(storage, file.path, file.compression, 0) as stream:
-        if file.type == SourceType.SQL:
-            # An SQL row travels as written: from its '(' to its ')'.
-            for raw, end in SqlParser(stream, path=file.path).iter_raw_rows():
-                if len(raw) > largest:
-                    largest, at = len(raw), end - len(raw)
-                if end >= sample_bytes:
-                    break
-        else:
-            parser = CsvParser(stream, dialect, path=file.path)
-            start = parser.data_start
-            for values, end in parser.iter_rows():
-                # A CSV row is rendered as SQL literals; only rows that might not fit are rendered to measure.
-                size = end - start
-                if 3 * size + 2 > room:
-                    size = len(render_row(values))
-                if size > largest:
-                    largest, at = size, start
-                if end >= sample_bytes:
-                    break
-                start = end
+    if file.type == SourceType.SQL:
+        # An SQL row travels as written: from its '(' to its ')'.
+        for raw, end in SqlParser(stream, path=file.path, **limit).iter_raw_rows():
+            if len(raw) > largest:
+                largest, at = len(raw), end - len(raw)
+                stream.largest = (largest, at)
+            if end >= sample_bytes:
+                break
+    else:
+        parser = CsvParser(stream, dialect, path=file.path, **limit)
+        start = parser.data_start
+        for values, end in parser.iter_rows():
+            # A CSV row is rendered as SQL literals; only rows that might not fit are rendered to measure.
+            size = end - start
+            if 3 * size + 2 > room:
+                size = len(render_row(values))
+            if size > largest:
+                largest, at = size, start
+                stream.largest = (largest, at)
+            if end >= sample_bytes:
+                break
+            start = end
     return largest, at
+
+
+class _SampleWindow:
+    """A stream that ends the sampling (raises :class:`End`) once ``limit`` bytes have been read."""
+
+    class End(Exception):  # noqa: N818 - not an error: the sample is complete
+        pass
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream = stream
+        self._left = limit
+        self.largest = (0, 0)  # (size, offset) of the largest row so far
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            raise self.End
+        data = self._stream.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
 
 
 # --- the physical backend's local disk -------------------------------------------------------------------

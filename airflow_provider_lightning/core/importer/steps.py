@@ -51,6 +51,7 @@ from airflow_provider_lightning.core.errors import (
     LightningError,
     PrecheckFailed,
     TargetError,
+    printable,
 )
 from airflow_provider_lightning.core.importer.precheck import (
     PrecheckReport,
@@ -69,10 +70,18 @@ from airflow_provider_lightning.core.importer.table import (
     TableImporter,
     reconcile_with_markers,
 )
+from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE
 from airflow_provider_lightning.core.mydump.loader import DataSource, TableSource, discover
 from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.mydump.schema import ServerInfo, parse_schema_file, rewrite_create
-from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file, open_storage
+from airflow_provider_lightning.core.storage import (
+    MAX_SCHEMA_FILE_SIZE,
+    Compression,
+    Storage,
+    open_source_file,
+    open_storage,
+    read_whole_file,
+)
 from airflow_provider_lightning.core.target import (
     ColumnInfo,
     ConnectionSettings,
@@ -262,9 +271,7 @@ class ImportEnv:
             case_sensitive=m.case_sensitive,
             black_white_list=getattr(self.config, "black_white_list", None),
         )
-        for warning in found.warnings:
-            log.warning("%s", warning)
-        return found
+        return found  # discover logged its warnings
 
     def table_source(self, name: str) -> TableSource:
         for table in self.source.tables:
@@ -409,6 +416,17 @@ def _first_sql_data_header(env: ImportEnv) -> bytes | None:
     return None
 
 
+def _row_size_limit(max_allowed_packet: int) -> dict[str, Any]:
+    """The parsers' row limit: the server's packet when smaller than theirs (a longer row cannot be sent)."""
+    if max_allowed_packet >= DEFAULT_MAX_ROW_SIZE:
+        return {"max_row_size": DEFAULT_MAX_ROW_SIZE, "max_row_size_source": ""}
+    return {
+        "max_row_size": max_allowed_packet,
+        "max_row_size_source": "the target's max_allowed_packet: no INSERT can carry a longer row; raise it "
+        "on the server if the row is genuine",
+    }
+
+
 # --- 2. restore_schema ---------------------------------------------------------------------------------
 
 
@@ -431,8 +449,7 @@ def restore_schema(env: ImportEnv) -> list[str]:
     check_before_schema(env)
 
     def read(path: str, compression: Compression) -> bytes:
-        with open_source_file(env.storage, path, compression) as f:
-            return f.read()
+        return read_whole_file(env.storage, path, compression, limit=MAX_SCHEMA_FILE_SIZE, what="schema file")
 
     def database_sql(db) -> list[str]:
         if db.schema_file is None:
@@ -650,7 +667,7 @@ def import_table(
         _verify_table(checkpoint, table, plan_options(env.config), store)
     total_bytes = table.total_size
     if checkpoint.status >= CheckpointStatus.IMPORTED:
-        log.info("table %s: already imported (%s)", name, describe_status(checkpoint.status))
+        log.info("table %s: already imported (%s)", printable(name), describe_status(checkpoint.status))
         return TableResult.from_checkpoint(checkpoint, total_bytes=total_bytes)
 
     lease = _take_table_lease(env, task.task_id, name, owner or f"lightning import, checkpoints in {store.description}")
@@ -770,6 +787,7 @@ def _import_leased_table(
         checksum=int(env.config.post_restore.checksum) > 0,
         limits=env.batch_limits(),
         round_fractional_seconds=rounds_fractional_seconds(env.prepared.facts, env.prepared.session.sql_mode),
+        **_row_size_limit(env.prepared.facts.max_allowed_packet),
     )
     importer = TableImporter(
         checkpoint=checkpoint,
@@ -797,7 +815,10 @@ def _import_leased_table(
         try:
             store.update_status(name, failed_status(CheckpointStatus.ALL_WRITTEN))
         except Exception as save_error:  # noqa: BLE001 - the table's own error is the one to report
-            log.warning("table %s: could not record the failure in %s: %s", name, store.description, save_error)
+            log.warning(
+                "table %s: could not record the failure in %s: %s",
+                printable(name), store.description, save_error,
+            )
         raise exc
     finally:
         backend.close()
@@ -817,7 +838,7 @@ def _import_leased_table(
         conflicts=conflicts,
         rows_written=written,
     )
-    log.info("table %s: %d rows imported in %.1fs", name, result.rows, result.seconds)
+    log.info("table %s: %d rows imported in %.1fs", printable(name), result.rows, result.seconds)
     return result
 
 
@@ -937,7 +958,9 @@ def post_process_table(
             if analyze_level == 2:
                 raise TargetError(f"ANALYZE TABLE {name} failed: {mysql_message(exc)}") from exc
             analyze_state = f"failed: {mysql_message(exc)}"
-            log.warning("table %s: ANALYZE TABLE failed (analyze = optional): %s", name, mysql_message(exc))
+            log.warning(
+                "table %s: ANALYZE TABLE failed (analyze = optional): %s", printable(name), mysql_message(exc)
+            )
         finally:
             conn.close()
     else:
@@ -962,7 +985,7 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int, task_id: in
             "compare the table with all the imports' sources together"
         )
     if reason is not None:
-        log.warning("table %s: checksum skipped: %s", name, reason)
+        log.warning("table %s: checksum skipped: %s", printable(name), reason)
         return f"skipped: {reason}", None, None
     source = env.table_source(name)
     conn = env.connect()
@@ -992,7 +1015,7 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int, task_id: in
         finally:
             conn.close()
     if mismatch is None:
-        log.info("table %s: checksum ok (%d rows)", name, actual.rows)
+        log.info("table %s: checksum ok (%d rows)", printable(name), actual.rows)
         return "ok", expected, actual
     if level == 2:
         raise ChecksumMismatch(mismatch)

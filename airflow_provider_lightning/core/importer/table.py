@@ -33,7 +33,7 @@ from airflow_provider_lightning.core.errormanager import ErrorManager
 from airflow_provider_lightning.core.errors import ParseError, SourceError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.importer.progress import ImportProgress
-from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser
+from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE, CsvDialect, CsvParser
 from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
 from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, charset_before, decode_row
@@ -62,6 +62,10 @@ class ChunkOptions:
     limits: BatchLimits
     round_fractional_seconds: bool = False
     data_invalid_char_replace: str = "\ufffd"
+    # A row longer than the target's max_allowed_packet cannot be sent: the parsers stop at it instead of
+    # buffering a giant (or unterminated) literal up to their own, larger limit.
+    max_row_size: int = DEFAULT_MAX_ROW_SIZE
+    max_row_size_source: str = ""
 
 
 class CheckpointSaver:
@@ -338,6 +342,8 @@ class _ChunkRun:
             statement=chunk.statement,
             block_size=self.options.read_block_size,
             charset=self._charset_at(chunk.pos),
+            max_row_size=self.options.max_row_size,
+            max_row_size_source=self.options.max_row_size_source,
         )
         limits = self.options.limits
         last_end = chunk.pos
@@ -419,6 +425,8 @@ class _ChunkRun:
             end_offset=end,
             read_header=read_header,
             block_size=self.options.read_block_size,
+            max_row_size=self.options.max_row_size,
+            max_row_size_source=self.options.max_row_size_source,
         )
         names: list[str] | None = list(chunk.columns) if chunk.columns is not None else None
         if read_header:

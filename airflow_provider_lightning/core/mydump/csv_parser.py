@@ -419,6 +419,7 @@ class CsvParser:
         block_size: int = DEFAULT_BLOCK_SIZE,
         max_row_size: int = DEFAULT_MAX_ROW_SIZE,
         header_charset: MysqlCharset | None = None,
+        max_row_size_source: str = "",
     ) -> None:
         if block_size < 1:
             raise ValueError(f"block_size must be at least 1, got {block_size}")
@@ -439,6 +440,8 @@ class CsvParser:
         self._header_charset = header_charset
         self._block_size = block_size
         self._max_row_size = max_row_size
+        source = f" ({max_row_size_source})" if max_row_size_source else ""
+        self._limit = f"{max_row_size} bytes{source}"
         self._end_offset = _NO_LIMIT if end_offset is None else end_offset
         self._buf = b""
         self._pos = 0  # index in _buf where the next row starts
@@ -741,7 +744,7 @@ class CsvParser:
         except ParseError as exc:
             return exc  # a syntax error inside the row explains it better
         message = (
-            f"row larger than {self._max_row_size} bytes; an unterminated quote, or a wrong "
+            f"row larger than {self._limit}; an unterminated quote, or a wrong "
             "separator/terminator in [mydumper.csv]?"
         )
         if open_quote is not None:

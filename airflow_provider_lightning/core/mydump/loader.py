@@ -205,6 +205,22 @@ def discover(
     excluded = 0
     for info in storage.walk():
         route = router.route(info.path)
+        if info.broken_link and not _needed(route, table_filter):
+            # Not imported anyway: a warning, and the import goes on without it.
+            found.warnings.append(
+                f"{printable_path(info.path)} is {info.broken_link}; it is not imported (it is no data or "
+                "schema file of an imported table): remove the link, or restore its target if it was meant "
+                "to be read"
+            )
+            continue
+        if info.broken_link:
+            raise SourceError(
+                printable_path(info.path),
+                f"{info.broken_link}, and this file is needed: it is the "
+                f"{_FILE_KINDS.get(route.type, 'data file')} of {_quoted(route.schema, route.table)}. "
+                "Restore the link's target (or point the link at the file), or leave the table out with "
+                "a filter (-f / mydumper.filter)",
+            )
         if route is None:
             if posixpath.basename(info.path) == "metadata":
                 found.ignored.append(info.path)
@@ -245,6 +261,22 @@ def discover(
     for warning in source.warnings:
         log.warning("%s", warning)
     return source
+
+
+_FILE_KINDS = {
+    SourceType.SCHEMA_SCHEMA: "database schema file",
+    SourceType.TABLE_SCHEMA: "table schema file",
+    SourceType.VIEW_SCHEMA: "view schema file",
+}
+
+
+def _needed(route: RouteResult | None, table_filter: TableFilter) -> bool:
+    """Whether the import reads the file this route describes (as the walk below decides)."""
+    if route is None or route.type == SourceType.IGNORE:
+        return False
+    if route.type == SourceType.SCHEMA_SCHEMA:
+        return table_filter.matches_schema(route.schema)
+    return table_filter.matches(route.schema, route.table)
 
 
 def _source_file(info: FileInfo, route: RouteResult) -> SourceFile:
@@ -298,6 +330,7 @@ class _Found:
     def __init__(self) -> None:
         self.unmatched: list[str] = []
         self.ignored: list[str] = []
+        self.warnings: list[str] = []  # found while walking
         self.database_files: dict[str, list[SourceFile]] = defaultdict(list)
         self.source_database_files: dict[str, list[SourceFile]] = defaultdict(list)
         self.table_files: dict[tuple[str, str], list[SourceFile]] = defaultdict(list)
@@ -319,7 +352,7 @@ class _Found:
             self.data_files[target].append(file)
 
     def build(self, url: str) -> DataSource:
-        warnings: list[str] = []
+        warnings: list[str] = list(self.warnings)
         views = {
             key: self._first(files, f"view {_quoted(*key)}", warnings)
             for key, files in sorted(self.view_files.items())

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from airflow_provider_lightning.core.errors import ConfigError, SourceError
+from airflow_provider_lightning.core.errors import ConfigError, SourceError, printable
 from airflow_provider_lightning.core.storage import Compression
 
 log = logging.getLogger(__name__)
@@ -454,8 +454,9 @@ def _group_text(match: re.Match[str], name: str) -> str:
 
 
 def printable_path(path: str) -> str:
-    """``path`` for messages: bytes of a file name that are not UTF-8 shown as ``\\xNN`` escapes."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """``path`` for messages: bytes of a file name that are not UTF-8, and control characters, shown as
+    ``\\xNN`` escapes (see :func:`~airflow_provider_lightning.core.errors.printable`)."""
+    return printable(path)
 
 
 def _percent_unescape(value: str) -> str | None:

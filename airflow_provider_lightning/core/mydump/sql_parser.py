@@ -644,6 +644,8 @@ class SqlParser:
     :param block_size: how many bytes to read at a time.
     :param max_row_size: the largest row (or skipped statement) accepted; bigger ones are an error, since
         they are usually an unterminated quote that would otherwise pull the whole file into memory.
+    :param max_row_size_source: where ``max_row_size`` comes from, for the error message (e.g. the
+        target's ``max_allowed_packet``).
     """
 
     columns: list[str] | None
@@ -665,6 +667,7 @@ class SqlParser:
         block_size: int = 64 * 1024,
         max_row_size: int = 128 * 1024 * 1024,
         charset: str | None = None,
+        max_row_size_source: str = "",
     ) -> None:
         if statement not in STATEMENTS:
             raise ValueError(f"statement must be one of {', '.join(STATEMENTS)}, not {statement!r}")
@@ -679,6 +682,8 @@ class SqlParser:
         self._end_offset = end_offset
         self._block_size = max(1, block_size)
         self._max_row_size = max(1, max_row_size)
+        source = f" ({max_row_size_source})" if max_row_size_source else ""
+        self._limit = f"{self._max_row_size} bytes{source}"
         self._source = _Window(
             b"", start_offset, False, path, 0 if start_offset == 0 else None, lookup_charset(charset)
         )
@@ -931,5 +936,5 @@ class SqlParser:
 
     def _too_large_message(self) -> str:
         if self._state in (_ROW, _AFTER_ROW, _RESUME):
-            return f"row larger than {self._max_row_size} bytes; an unterminated quote?"
-        return f"statement larger than {self._max_row_size} bytes; an unterminated quote or comment?"
+            return f"row larger than {self._limit}; an unterminated quote?"
+        return f"statement larger than {self._limit}; an unterminated quote or comment?"
