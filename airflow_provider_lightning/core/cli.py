@@ -209,10 +209,8 @@ def open_store_for(config: Any) -> Any:
     ``$XDG_STATE_HOME/airflow-provider-lightning/checkpoints``)."""
     from airflow_provider_lightning.core.checkpoints.drivers import open_checkpoint_store
     from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointStore
-    from airflow_provider_lightning.core.importer.steps import (
-        connection_settings,
-        default_checkpoint_file,
-    )
+    from airflow_provider_lightning.core.importer.env import connection_settings
+    from airflow_provider_lightning.core.importer.steps import default_checkpoint_file
     from airflow_provider_lightning.core.storage import open_storage
 
     if not config.checkpoint.enable:

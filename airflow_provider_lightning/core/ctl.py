@@ -79,7 +79,7 @@ class CtlTarget:
 
 def ctl_target_from_config(config: Any) -> CtlTarget:
     """The :class:`CtlTarget` of an import configured by ``config`` (its ``[tidb]`` server)."""
-    from airflow_provider_lightning.core.importer.steps import connection_settings
+    from airflow_provider_lightning.core.importer.env import connection_settings
     from airflow_provider_lightning.core.target import connect
 
     settings = connection_settings(config)

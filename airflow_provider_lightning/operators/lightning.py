@@ -126,7 +126,7 @@ class LightningBaseOperator(BaseOperator):
         return load_config(self.config_file or None, data=self.config or None, overrides=overrides)
 
     def import_env(self, prepared: dict[str, Any] | None = None) -> Any:
-        from airflow_provider_lightning.core.importer.steps import ImportEnv, PreparedImport  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.env import ImportEnv, PreparedImport  # noqa: PLC0415
         from airflow_provider_lightning.core.storage import open_storage  # noqa: PLC0415
         from airflow_provider_lightning.hooks.connections import LightningS3Hook, LightningTargetHook  # noqa: PLC0415
 
@@ -181,7 +181,7 @@ class LightningPrepareOperator(LightningBaseOperator):
 
     @fails_fast
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_lightning.core.importer.steps import prepare  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.env import prepare  # noqa: PLC0415
 
         env = self.import_env()
         prepared = prepare(env.config, env=env)

@@ -51,7 +51,8 @@ from airflow_provider_lightning.core.importer.precheck import (
     probe_data_files,
     sorted_kv_space,
 )
-from airflow_provider_lightning.core.importer.steps import ImportEnv, restore_schema, run_import
+from airflow_provider_lightning.core.importer.env import ImportEnv
+from airflow_provider_lightning.core.importer.steps import restore_schema, run_import
 from airflow_provider_lightning.core.storage import S3Options, S3Storage
 from airflow_provider_lightning.core.target import (
     ConnectionSettings,

@@ -17,7 +17,8 @@ from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointSt
 from airflow_provider_lightning.core.config import load_config
 from airflow_provider_lightning.core.errors import PrecheckFailed
 from airflow_provider_lightning.core.importer.precheck import precheck
-from airflow_provider_lightning.core.importer.steps import ImportEnv, restore_schema, run_import
+from airflow_provider_lightning.core.importer.env import ImportEnv
+from airflow_provider_lightning.core.importer.steps import restore_schema, run_import
 from airflow_provider_lightning.core.mydump.schema import rewrite_definer
 from tests.core.test_cli import run_lightning, write_config
 from tests.core.test_precheck import RestrictedUser, restricted_user  # noqa: F401 - a fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from airflow_provider_lightning.core.config import load_config
 from airflow_provider_lightning.core.importer.session import ImportSession, decide_session
-from airflow_provider_lightning.core.importer.steps import ImportEnv, PreparedImport
+from airflow_provider_lightning.core.importer.env import ImportEnv, PreparedImport
 from airflow_provider_lightning.core.target import ServerFacts, ServerFlavor
 
 SOURCE = {"mydumper": {"data-source-dir": "/srv/dumps/nightly"}}

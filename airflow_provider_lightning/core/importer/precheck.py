@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pymysql
 
@@ -76,10 +76,8 @@ from airflow_provider_lightning.core.target import (
     fetch_table_info,
     mysql_message,
 )
+from airflow_provider_lightning.core.importer.env import ImportEnv
 from airflow_provider_lightning.core.target import as_text as _text
-
-if TYPE_CHECKING:
-    from airflow_provider_lightning.core.importer.steps import ImportEnv
 
 log = logging.getLogger(__name__)
 
