@@ -122,7 +122,6 @@ def lightning_import(
             task_id="clean_checkpoints",
             prepared=prepare.output,
             api_conn_id=api_conn_id,
-            state_task_ids=(init.task_id, f"{group.group_id}.import_table"),
             **common,
         )
         prepare >> restore >> check >> init >> tables >> post >> clean

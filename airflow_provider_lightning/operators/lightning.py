@@ -141,13 +141,17 @@ class LightningBaseOperator(BaseOperator):
             storage=storage,
         )
 
+    @property
+    def group_id(self) -> str:
+        """The id of the ``lightning_import`` TaskGroup this task is in ("" outside one)."""
+        return self.task_id.rsplit(".", 1)[0] if "." in self.task_id else ""
+
     def lightning_task_id(self, context: Context) -> int:
-        group = self.task_id.rsplit(".", 1)[0] if "." in self.task_id else ""
-        return import_task_id(self.dag_id, context["run_id"], group)
+        return import_task_id(self.dag_id, context["run_id"], self.group_id)
 
     def final_failure_advice(self, context: Context) -> str:
         """What to do after an error that a retry cannot fix (the task is not retried)."""
-        group = self.task_id.rsplit(".", 1)[0] if "." in self.task_id else ""
+        group = self.group_id
         ctl = (
             f"lightning ctl checkpoint-dump --airflow-api <api-server URL> --dag-id {shlex.quote(self.dag_id)} "
             f"--run-id {shlex.quote(context['run_id'])}" + (f" --task-group {shlex.quote(group)}" if group else "")
@@ -213,8 +217,10 @@ class LightningPrecheckOperator(_AfterPrepare):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_lightning.core.importer.precheck import precheck  # noqa: PLC0415
 
+        from airflow_provider_lightning.core.checkpoints.partial import MarkerResumeView  # noqa: PLC0415
+
         env = self.import_env(self.prepared)
-        store = self.explicit_store(env) or _ResumeView(env, self.lightning_task_id(context))
+        store = self.explicit_store(env) or MarkerResumeView(env.markers(self.lightning_task_id(context)), env.connect)
         try:
             return precheck(env, store).to_json()
         finally:
@@ -234,14 +240,15 @@ class LightningInitCheckpointOperator(_AfterPrepare):
 
     @fails_fast
     def execute(self, context: Context) -> list[list[str]]:
-        from airflow_provider_lightning.core.importer.steps import init_checkpoint  # noqa: PLC0415
+        from airflow_provider_lightning.core.checkpoints.partial import TaskOnlyStore  # noqa: PLC0415
         from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.steps import init_checkpoint  # noqa: PLC0415
 
         env = self.import_env(self.prepared)
         store = self.explicit_store(env)
         own_store = store is None
         if own_store:
-            store = _TaskOnlyStore(TaskStateCheckpointStore(context["task_state_store"]))
+            store = TaskOnlyStore(TaskStateCheckpointStore(context["task_state_store"]))
         try:
             names = init_checkpoint(env, store, task_id=self.lightning_task_id(context), plan_tables=not own_store)
             task = store.get_task()
@@ -290,15 +297,11 @@ class LightningImportTableOperator(_AfterPrepare):
 
     @fails_fast
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from airflow_provider_lightning.core.checkpoints.model import (  # noqa: PLC0415
-            CheckpointStatus,
-            TaskCheckpoint,
-            describe_status,
-            is_error_status,
-        )
+        from airflow_provider_lightning.core.checkpoints.model import TaskCheckpoint  # noqa: PLC0415
+        from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore  # noqa: PLC0415
+        from airflow_provider_lightning.core.ctl import error_ignore  # noqa: PLC0415
         from airflow_provider_lightning.core.importer.progress import ImportProgress  # noqa: PLC0415
         from airflow_provider_lightning.core.importer.steps import import_table  # noqa: PLC0415
-        from airflow_provider_lightning.core.checkpoints.state_store import TaskStateCheckpointStore  # noqa: PLC0415
 
         names = [self.tables] if isinstance(self.tables, str) else list(self.tables or [])
         env = self.import_env(self.prepared)
@@ -315,19 +318,9 @@ class LightningImportTableOperator(_AfterPrepare):
         reporter.start()
         try:
             for name in names:
-                checkpoint = store.get_table(name)
-                if checkpoint is not None and (
-                    is_error_status(checkpoint.status) or any(is_error_status(e.status) for e in checkpoint.engines)
-                ):
-                    # A retry or a Clear is the user's decision to resume: Lightning's checkpoint-error-ignore.
-                    log.info(
-                        "table %s: resuming after a failure (%s)",
-                        printable(name), describe_status(checkpoint.status),
-                    )
-                    for engine in checkpoint.engines:
-                        if is_error_status(engine.status):
-                            store.update_status(name, CheckpointStatus.LOADED, engine_id=engine.id)
-                    store.update_status(name, CheckpointStatus.LOADED)
+                # A retry or a Clear is the user's decision to resume: Lightning's checkpoint-error-ignore.
+                if store.get_table(name) is not None and error_ignore(store, name):
+                    log.info("table %s: resuming after a failure", printable(name))
                 result = import_table(env, store, name, progress=progress, owner=_lease_owner(context))
                 results.append(result.to_json())
                 _announce_asset(context, env, name)
@@ -402,109 +395,36 @@ class LightningCleanCheckpointsOperator(_AfterPrepare):
 
     template_fields: Sequence[str] = (*_AfterPrepare.template_fields, "api_conn_id")
 
-    def __init__(self, *, api_conn_id: str | None = None, state_task_ids: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(self, *, api_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api_conn_id = api_conn_id
-        self.state_task_ids = tuple(state_task_ids)
 
     @fails_fast
     def execute(self, context: Context) -> str:
-        env = self.import_env(self.prepared)
-        keep = str(env.config.checkpoint.keep_after_success)
-        if keep == "origin":
-            return "kept the checkpoints (keep-after-success = origin)"
-        store = self.explicit_store(env)
-        if store is not None:
-            from airflow_provider_lightning.core.importer.steps import clean_checkpoints  # noqa: PLC0415
+        from airflow_provider_lightning.core.checkpoints.partial import ExpiringStateStore  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.steps import clean_checkpoints  # noqa: PLC0415
 
-            try:
-                return clean_checkpoints(env, store)
-            finally:
-                store.close()
-        task_id = self.lightning_task_id(context)
-        markers = env.markers(task_id)
-        leases = env.table_leases()
-        if markers is not None:
-            conn = env.connect()
-            try:
-                markers.delete(conn)
-                if leases is not None:
-                    leases.forget_task(conn, task_id)
-            finally:
-                conn.close()
-        done = ["removed the progress markers from the target"]
-        if self.api_conn_id:
+        env = self.import_env(self.prepared)
+        client = None
+        store = self.explicit_store(env)
+        if store is None and self.api_conn_id:
+            from airflow_provider_lightning.core.airflow_api.run_store import AirflowRunCheckpointStore  # noqa: PLC0415
             from airflow_provider_lightning.hooks.connections import AirflowApiHook  # noqa: PLC0415
 
             client = AirflowApiHook(self.api_conn_id).get_client()
-            try:
-                for state_task in self.state_task_ids:
-                    client.clear_state(self.dag_id, context["run_id"], state_task, all_map_indices=True)
-            finally:
+            store = AirflowRunCheckpointStore(client, self.dag_id, context["run_id"], self.group_id)
+        elif store is None:
+            store = ExpiringStateStore()
+            log.info("checkpoints: %s", store.description)
+        try:
+            return clean_checkpoints(env, store, task_id=self.lightning_task_id(context))
+        finally:
+            store.close()
+            if client is not None:
                 client.close()
-            done.append(f"cleared the Task State Store of {', '.join(self.state_task_ids)}")
-        else:
-            done.append("left the Task State Store rows to expire ([state_store] default_retention_days)")
-        return "; ".join(done)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-
-
-class _ResumeView:
-    """For the precheck inside Airflow: which tables this run already wrote to (its markers in the target)."""
-
-    description = "the progress markers of this DAG run in the target"
-
-    def __init__(self, env: Any, task_id: int) -> None:
-        self._env = env
-        self._task_id = task_id
-
-    def table_names(self) -> list[str]:
-        markers = self._env.markers(self._task_id)
-        if markers is None:
-            return []
-        conn = self._env.connect()
-        try:
-            return markers.tables(conn)
-        finally:
-            conn.close()
-
-    def get_task(self) -> None:
-        return None
-
-    def get_table(self, name: str) -> None:
-        return None
-
-    def close(self) -> None:
-        pass
-
-
-class _TaskOnlyStore:
-    """``init_checkpoint``'s store: the task checkpoint in its own state store; table checkpoints are made
-    by the ``import_table`` task instance that owns each table, so they are not written here."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.description = inner.description
-
-    def get_task(self) -> Any:
-        return self._inner.get_task()
-
-    def put_task(self, task: Any) -> None:
-        self._inner.put_task(task)
-
-    def table_names(self) -> list[str]:
-        return []
-
-    def get_table(self, name: str) -> None:
-        return None
-
-    def put_table(self, table: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def _flatten(results: Any) -> list[dict[str, Any]]:

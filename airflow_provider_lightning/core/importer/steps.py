@@ -809,25 +809,31 @@ def _written_by_parallel_imports(env: ImportEnv, name: str, task_id: int) -> boo
 # --- 7. clean_checkpoints ------------------------------------------------------------------------------
 
 
-def clean_checkpoints(env: ImportEnv, store: CheckpointStore) -> str:
-    """Remove (or keep) the checkpoints of a finished import, per ``keep-after-success``; return what was done."""
+def clean_checkpoints(env: ImportEnv, store: CheckpointStore, *, task_id: int | None = None) -> str:
+    """Remove (or keep) the checkpoints of a finished import, per ``keep-after-success``; return what was done.
+
+    The import's progress markers and table leases in the target go too. ``task_id`` names the import when
+    the store cannot (inside Airflow the task checkpoint is in another task's state store).
+    """
     keep = str(env.config.checkpoint.keep_after_success)
-    task = store.get_task()
     if keep == "origin":
         return f"kept the checkpoints in {store.description}"
-    if task is not None and env.task_info_schema:
+    if task_id is None:
+        task = store.get_task()
+        task_id = task.task_id if task is not None else None
+    if task_id is not None and env.task_info_schema:
         conn = env.connect()
         try:
-            markers = env.markers(task.task_id)
+            markers = env.markers(task_id)
             if markers is not None:
                 markers.delete(conn)
             leases = env.table_leases()
             if leases is not None:
-                leases.forget_task(conn, task.task_id)
+                leases.forget_task(conn, task_id)
         finally:
             conn.close()
     if keep == "rename":
-        where = store.archive(task.task_id if task else 0)
+        where = store.archive(task_id or 0)
         return f"moved the checkpoints to {where}"
     store.remove_all()
     return f"removed the checkpoints from {store.description}"
