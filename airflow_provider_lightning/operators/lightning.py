@@ -211,7 +211,7 @@ class LightningPrecheckOperator(_AfterPrepare):
 
     @fails_fast
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from airflow_provider_lightning.core.importer.precheck import precheck  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.prechecks.registry import precheck  # noqa: PLC0415
 
         env = self.import_env(self.prepared)
         store = self.explicit_store(env) or _ResumeView(env, self.lightning_task_id(context))
