@@ -31,7 +31,9 @@ def check_csv_headers(
     if csv.header:
         if not csv.header_schema_match:
             return [
-                passed_item("CSV header", "header-schema-match = false: headers are skipped, columns go in order")
+                passed_item(
+                    "CSV header", "header-schema-match = false: headers are skipped, columns go in order"
+                )
             ]
         return [check_header_columns(probes, catalog, strict_sql_mode=strict_sql_mode)]
     return [check_header_detection(probes, catalog)]

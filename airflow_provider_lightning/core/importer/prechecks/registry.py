@@ -119,7 +119,8 @@ def _with_schema(context: CheckContext) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RegisteredCheck:
-    """One precheck: ``run`` returns its items; a check that raises is reported as one that could not run."""
+    """One precheck: ``run`` returns its items. In the precheck step, one that raises a LightningError or a
+    server error is reported as a check that could not run; before the schema, the error propagates."""
 
     name: str
     severity: str

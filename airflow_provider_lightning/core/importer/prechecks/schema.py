@@ -69,7 +69,9 @@ def check_existing_objects(catalog: TargetCatalog, source: DataSource, config: A
                     f"({found.engine or 'no engine'})"
                 )
     if not clashes:
-        return passed_item(name, "no table or view of the target is of another kind than the dump's of its name")
+        return passed_item(
+            name, "no table or view of the target is of another kind than the dump's of its name"
+        )
     return CheckItem(
         name,
         CRITICAL,
