@@ -215,7 +215,7 @@ class LightningPrecheckOperator(_AfterPrepare):
 
     @fails_fast
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from airflow_provider_lightning.core.importer.precheck import precheck  # noqa: PLC0415
+        from airflow_provider_lightning.core.importer.prechecks.registry import precheck  # noqa: PLC0415
 
         from airflow_provider_lightning.core.checkpoints.partial import MarkerResumeView  # noqa: PLC0415
 

@@ -26,33 +26,45 @@ from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointSt
 from airflow_provider_lightning.core.config import load_config
 from airflow_provider_lightning.core.errors import PrecheckFailed
 from airflow_provider_lightning.core.importer.plan import plan_table
-from airflow_provider_lightning.core.importer.precheck import (
+from airflow_provider_lightning.core.importer.prechecks.checkpoints import check_checkpoints
+from airflow_provider_lightning.core.importer.prechecks.csv_headers import check_csv_headers
+from airflow_provider_lightning.core.importer.prechecks.files import (
+    DATA_FORMATS,
+    check_files_readable,
+    check_large_files,
+    check_unmatched_files,
+    probe_data_files,
+)
+from airflow_provider_lightning.core.importer.prechecks.privileges import (
+    Grants,
+    check_privileges,
+    parse_grant_line,
+)
+from airflow_provider_lightning.core.importer.prechecks.registry import (
+    REGISTRY,
+    BeforeSchema,
+    check_before_schema,
+    precheck,
+)
+from airflow_provider_lightning.core.importer.prechecks.report import (
     CRITICAL,
     WARNING,
     CheckItem,
-    Grants,
     PrecheckReport,
+)
+from airflow_provider_lightning.core.importer.prechecks.row_sizes import check_row_sizes
+from airflow_provider_lightning.core.importer.prechecks.schema import check_schema_files
+from airflow_provider_lightning.core.importer.prechecks.sorted_kv import check_sorted_kv_dir, sorted_kv_space
+from airflow_provider_lightning.core.importer.prechecks.target import (
     TargetCatalog,
-    check_checkpoints,
-    check_csv_headers,
-    check_files_readable,
-    check_large_files,
-    check_privileges,
-    check_row_sizes,
-    check_schema_files,
     check_server_version,
-    check_sorted_kv_dir,
     check_tables_empty,
     check_tables_exist,
     check_transactional_engines,
-    check_unmatched_files,
-    parse_grant_line,
-    precheck,
-    probe_data_files,
-    sorted_kv_space,
 )
 from airflow_provider_lightning.core.importer.env import ImportEnv
 from airflow_provider_lightning.core.importer.steps import restore_schema, run_import
+from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.storage import S3Options, S3Storage
 from airflow_provider_lightning.core.target import (
     ConnectionSettings,
@@ -1006,3 +1018,45 @@ def test_catalog_lookups_follow_lower_case_table_names(mysql_server, fresh_datab
         assert TargetCatalog(conn, {db}, case_insensitive=True).get(db.upper(), "MIXED") is not None
     finally:
         conn.close()
+
+
+# --- the registry ----------------------------------------------------------------------------------------
+
+
+def test_every_check_is_registered_once_with_its_severity():
+    names = [check.name for check in REGISTRY]
+    assert len(names) == len(set(names))
+    assert {check.severity for check in REGISTRY} <= {CRITICAL, WARNING}
+
+
+def test_every_data_format_has_one_entry_in_the_file_checks_table():
+    assert set(DATA_FORMATS) == {kind for kind in SourceType if kind.is_data}
+
+
+def test_the_report_and_the_checks_before_the_schema_follow_the_registry(
+    mysql_server, fresh_database, tmp_path
+):
+    db = fresh_database
+    source = _write(
+        tmp_path / "src",
+        {
+            f"{db}.t-schema.sql": "CREATE TABLE t (id int PRIMARY KEY);",
+            f"{db}.t.000000001.csv": "id\n1\n",
+            "notes.txt": "x",
+        },
+    )
+    env = _env(source, mysql_server)
+
+    before = check_before_schema(env)
+    assert [i.name for i in before.items] == ["existing objects", "privileges"]
+    assert [c.name for c in REGISTRY if c.before_schema is not BeforeSchema.NO] == [
+        "privileges",
+        "existing objects",
+        "definers",
+    ]
+    restore_schema(env)
+    ran = [i.name for i in precheck(env, MemoryCheckpointStore()).items]
+    assert ran[0] == "target reachable"
+    registered = [c.name for c in REGISTRY]
+    assert [n for n in ran if n in registered] == [n for n in registered if n in ran]
+    assert "source layout" not in ran and "sorted-kv-dir" not in ran  # they do not apply here

@@ -16,7 +16,7 @@ import pytest
 from airflow_provider_lightning.core.checkpoints.store import MemoryCheckpointStore
 from airflow_provider_lightning.core.config import load_config
 from airflow_provider_lightning.core.errors import PrecheckFailed
-from airflow_provider_lightning.core.importer.precheck import precheck
+from airflow_provider_lightning.core.importer.prechecks.registry import precheck
 from airflow_provider_lightning.core.importer.env import ImportEnv
 from airflow_provider_lightning.core.importer.steps import restore_schema, run_import
 from airflow_provider_lightning.core.mydump.schema import rewrite_definer

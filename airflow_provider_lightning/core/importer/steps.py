@@ -51,13 +51,10 @@ from airflow_provider_lightning.core.errors import (
     TargetError,
     printable,
 )
-from airflow_provider_lightning.core.importer.precheck import (
-    PrecheckReport,
-    check_before_schema,
-    check_schema_files,
-    precheck,
-)
 from airflow_provider_lightning.core.importer.env import ImportEnv
+from airflow_provider_lightning.core.importer.prechecks.registry import check_before_schema, precheck
+from airflow_provider_lightning.core.importer.prechecks.report import PrecheckReport
+from airflow_provider_lightning.core.importer.prechecks.schema import check_schema_files
 from airflow_provider_lightning.core.importer.lease import LeaseOwner, TableLease, TableLeaseLost
 from airflow_provider_lightning.core.importer.plan import csv_dialect, plan_options, plan_table, table_fingerprint
 from airflow_provider_lightning.core.importer.progress import ImportProgress
