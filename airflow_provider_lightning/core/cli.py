@@ -184,7 +184,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def load_cli_config(args: argparse.Namespace, *, need_source: bool = True) -> Any:
     """The configuration: ``-c`` file (if any), then the flags' overrides."""
-    from airflow_provider_lightning.core.config import load_config
+    from airflow_provider_lightning.core.config import BackendKind, load_config
 
     overrides = config_overrides(args)
     if need_source and not args.config and not args.source:
@@ -196,7 +196,7 @@ def load_cli_config(args: argparse.Namespace, *, need_source: bool = True) -> An
         if need_source or args.source or exc.key != "mydumper.data-source-dir":
             raise
         config = load_config(args.config, overrides={**overrides, "mydumper.data-source-dir": _NO_SOURCE})
-    if getattr(args, "sorted_kv_dir", None) and str(config.tikv_importer.backend) == "tidb":
+    if getattr(args, "sorted_kv_dir", None) and config.tikv_importer.backend is BackendKind.TIDB:
         raise UsageError(
             "--sorted-kv-dir is for the physical backend (--backend local); the logical backend (tidb) keeps "
             "nothing on local disk"

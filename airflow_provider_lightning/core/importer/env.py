@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checkpoints.model import table_key
+from airflow_provider_lightning.core.config import BackendKind, ConflictStrategy
 from airflow_provider_lightning.core.errormanager import ErrorLimits, ErrorManager
 from airflow_provider_lightning.core.errors import CheckpointError, LightningError
 from airflow_provider_lightning.core.importer.lease import TableLeases
@@ -144,7 +145,9 @@ class ImportEnv:
             type=max_error.type,
             conflict=conflict.threshold,
             # The logical backend finds each row a REPLACE takes away, so it can record them all.
-            max_record_rows=conflict.threshold if str(conflict.strategy) == "replace" else conflict.max_record_rows,
+            max_record_rows=(
+                conflict.threshold if conflict.strategy is ConflictStrategy.REPLACE else conflict.max_record_rows
+            ),
         )
         return ErrorManager(self.task_info_schema, task_id, limits)
 
@@ -197,7 +200,7 @@ def prepare(
     if env is None:
         env = ImportEnv(config, settings=settings, storage=storage)
     settings = env.settings
-    if str(config.tikv_importer.backend) != "tidb":
+    if config.tikv_importer.backend is not BackendKind.TIDB:
         raise LightningError(
             "tikv-importer.backend = \"local\" (the physical backend) needs TiKV and PD; it is not available "
             "for this target yet. Use backend = \"tidb\" (logical), which works with MySQL, MariaDB and TiDB"
