@@ -23,12 +23,12 @@ from airflow_provider_lightning.core.importer.session import ImportSession, deci
 from airflow_provider_lightning.core.importer.table import BatchLimits
 from airflow_provider_lightning.core.mydump.loader import DataSource, TableSource, discover
 from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.mydump.schema import ServerInfo
 from airflow_provider_lightning.core.storage import Storage, open_source_file, open_storage
 from airflow_provider_lightning.core.target import (
     ConnectionSettings,
     ServerFacts,
     ServerFlavor,
+    ServerVersion,
     connect,
     connection_security,
     read_server_facts,
@@ -122,8 +122,8 @@ class ImportEnv:
         )
 
     @property
-    def server(self) -> ServerInfo:
-        return ServerInfo.from_facts(self.prepared.facts)
+    def server(self) -> ServerVersion:
+        return self.prepared.facts.server_version
 
     def connect(self, *, data: bool = False):
         """A catalogue connection, or (``data``) a binary one in the import session."""
