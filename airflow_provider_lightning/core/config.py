@@ -1253,7 +1253,12 @@ def _allowed(choices: Iterable[str]) -> str:
 # ---- [tikv-importer] -------------------------------------------------------------------------------------
 
 _BACKENDS = MappingProxyType(
-    {"tidb": BackendKind.TIDB, "logical": BackendKind.TIDB, "local": BackendKind.LOCAL, "physical": BackendKind.LOCAL}
+    {
+        "tidb": BackendKind.TIDB,
+        "logical": BackendKind.TIDB,
+        "local": BackendKind.LOCAL,
+        "physical": BackendKind.LOCAL,
+    }
 )
 _STRATEGIES = MappingProxyType(
     {

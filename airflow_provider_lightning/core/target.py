@@ -1,7 +1,8 @@
 """The target database: connecting to it, what kind of server it is, what its tables look like.
 
 Everything that reads the target's catalogue lives here, so the rest of the engine works with plain
-values (:class:`ServerFacts`, :class:`ServerVersion`, :class:`TableInfo`) and never parses ``information_schema`` rows itself.
+values (:class:`ServerFacts`, :class:`ServerVersion`, :class:`TableInfo`) and never parses
+``information_schema`` rows itself.
 """
 
 from __future__ import annotations

@@ -287,9 +287,8 @@ class LogicalWriter:
                 raise
 
         def retry_on_a_new_connection(state: tenacity.RetryCallState) -> None:
-            log.warning(
-                "table %s: retrying a batch after %s (attempt %d)", self.table, _lost_reason(state), state.attempt_number
-            )
+            reason, attempt = _lost_reason(state), state.attempt_number
+            log.warning("table %s: retrying a batch after %s (attempt %d)", self.table, reason, attempt)
             self.close()
 
         def give_up(state: tenacity.RetryCallState) -> BatchResult:
@@ -298,8 +297,8 @@ class LogicalWriter:
                 f"table {self.table}: lost the target database while writing rows from "
                 f"{batch.path} at byte {batch.offsets[0] if batch.offsets else before.pos} "
                 f"({_lost_reason(state)}), and it did not come back in {self.backend.retry_window:.0f}s "
-                f"({state.attempt_number} attempts); every committed batch is kept: run the import again to resume "
-                "from the last one"
+                f"({state.attempt_number} attempts); every committed batch is kept: run the import again to "
+                "resume from the last one"
             ) from exc
 
         retrying = tenacity.Retrying(
