@@ -618,19 +618,10 @@ def progress_table(
     return table
 
 
-def progress_lines(
-    snapshot: Sequence[Any],
-    elapsed: float,
-    *,
-    final: bool = False,
-    bar: bool = False,
-    only_running: bool = False,
-    max_lines: int = 0,
-) -> list[str]:
-    """:func:`progress_table` as plain text lines, for the log when the output is not a terminal."""
-    frame = progress_table(
-        snapshot, elapsed, final=final, bar=bar, only_running=only_running, max_lines=max_lines
-    )
+def progress_lines(snapshot: Sequence[Any], elapsed: float, **options: Any) -> list[str]:
+    """:func:`progress_table` (with the same ``options``) as plain text lines, for the log when the output is
+    not a terminal."""
+    frame = progress_table(snapshot, elapsed, **options)
     return [] if frame is None else plain_text(frame).splitlines()
 
 
