@@ -23,6 +23,7 @@ as in Lightning, they override the config file. The target password is never pri
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -37,6 +38,14 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
+from rich.box import Box
+from rich.console import Console as RichConsole
+from rich.console import RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
 from airflow_provider_lightning import __version__
 from airflow_provider_lightning.core.errors import ConfigError, LightningError, printable
 from airflow_provider_lightning.core.mysql_url import MySQLURL, MySQLURLError, parse_mysql_url, redact_mysql_url
@@ -49,6 +58,11 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 PACKAGE_LOGGER = "airflow_provider_lightning"
+_BAR_WIDTH = 20
+# Plain text (a pipe, a log file, the summary) is never wrapped: a reader's terminal folds long lines.
+_PLAIN_WIDTH = 10_000
+# The summary's rule under the header and above the total, in ASCII so that any stdout can print it.
+_SUMMARY_BOX = Box("    \n    \n -- \n    \n    \n -- \n    \n    \n", ascii=True)
 LIVE_INTERVAL = 0.5
 PLAIN_INTERVAL = 30.0
 _NO_SOURCE = "(no source given)"
@@ -184,7 +198,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def load_cli_config(args: argparse.Namespace, *, need_source: bool = True) -> Any:
     """The configuration: ``-c`` file (if any), then the flags' overrides."""
-    from airflow_provider_lightning.core.config import load_config
+    from airflow_provider_lightning.core.config import BackendKind, load_config
 
     overrides = config_overrides(args)
     if need_source and not args.config and not args.source:
@@ -196,7 +210,7 @@ def load_cli_config(args: argparse.Namespace, *, need_source: bool = True) -> An
         if need_source or args.source or exc.key != "mydumper.data-source-dir":
             raise
         config = load_config(args.config, overrides={**overrides, "mydumper.data-source-dir": _NO_SOURCE})
-    if getattr(args, "sorted_kv_dir", None) and str(config.tikv_importer.backend) == "tidb":
+    if getattr(args, "sorted_kv_dir", None) and config.tikv_importer.backend is BackendKind.TIDB:
         raise UsageError(
             "--sorted-kv-dir is for the physical backend (--backend local); the logical backend (tidb) keeps "
             "nothing on local disk"
@@ -424,65 +438,45 @@ class _RedactingFormatter(logging.Formatter):
 
 
 class Console:
-    """The terminal (or pipe) the live display and the log lines share.
+    """The terminal (or pipe) the live display and the log lines share, drawn by rich.
 
-    With ``live``, the display is a block of lines at the bottom, redrawn in place; a log line is printed
-    above it (the block is erased, the line written, the block drawn again), so neither garbles the other.
+    With ``live``, the display is a :class:`rich.live.Live` block at the bottom, redrawn in place; a log
+    line is printed above it, so neither garbles the other. Everything shown goes through
+    :func:`~airflow_provider_lightning.core.errors.printable` first (rich strips only a few control
+    characters) and reaches rich as :class:`~rich.text.Text`, so ``[...]`` in a name is never read as markup.
     """
 
     def __init__(self, stream: TextIO, *, live: bool, redact: Redactor) -> None:
-        self.stream = stream
         self.live = live
         self._redact = redact
         self._lock = threading.Lock()
-        self._frame: list[str] = []
-        self._drawn = 0
+        self._rich = RichConsole(file=stream, highlight=False, markup=False, emoji=False)
+        self._display: Live | None = None
 
     def write_above(self, text: str) -> None:
+        line = Text(printable(self._redact(text), keep_newlines=True))
         with self._lock:
-            self._erase()
-            self.stream.write(printable(self._redact(text), keep_newlines=True) + "\n")
-            self._paint()
-            self.stream.flush()
+            # soft_wrap: the terminal folds a long line; a pipe or a file gets it whole.
+            self._rich.print(line, soft_wrap=True)
 
-    def draw(self, lines: list[str]) -> None:
+    def draw(self, frame: RenderableType) -> None:
         with self._lock:
-            self._erase()
-            self._frame = lines
-            self._paint()
-            self.stream.flush()
+            if self._display is None:
+                self._display = Live(frame, console=self._rich, auto_refresh=False)
+                self._display.start(refresh=True)
+            else:
+                self._display.update(frame, refresh=True)
 
     def release(self) -> None:
         """Leave the last frame on screen; what is written next goes below it."""
         with self._lock:
-            self._frame, self._drawn = [], 0
-
-    def _erase(self) -> None:
-        if self._drawn:
-            self.stream.write(f"\r\x1b[{self._drawn}A\x1b[J")
-            self._drawn = 0
-
-    def _paint(self) -> None:
-        if not self._frame:
-            return
-        width = self._width()
-        for line in self._frame:
-            self.stream.write((line[: width - 1] if width > 1 else line) + "\n")
-        self._drawn = len(self._frame)
-
-    def _width(self) -> int:
-        return self._size()[0]
+            if self._display is not None:
+                self._display.stop()
+                self._display = None
 
     def height(self) -> int:
-        """The terminal's height in lines (a generous 50 when it does not say)."""
-        return self._size()[1] or 50
-
-    def _size(self) -> tuple[int, int]:
-        try:
-            size = os.get_terminal_size(self.stream.fileno())
-        except (OSError, ValueError, AttributeError):
-            return 0, 0
-        return size.columns, size.lines
+        """The terminal's height in lines."""
+        return self._rich.size.height
 
 
 class _ConsoleHandler(logging.Handler):
@@ -556,16 +550,17 @@ class ProgressReporter:
         snapshot = self.progress.snapshot()
         if self.console.live:
             # A frame taller than the screen could not be redrawn in place.
-            lines = progress_lines(snapshot, elapsed, final=final, bar=True, max_lines=self.console.height() - 2)
-            if lines:
-                self.console.draw(lines)
+            room = self.console.height() - 2
+            frame = progress_table(snapshot, elapsed, final=final, bar=True, max_lines=room)
+            if frame is not None:
+                self.console.draw(frame)
             return
         # Log lines: the running tables as they go, every table at the end.
         for line in progress_lines(snapshot, elapsed, final=final, only_running=not final):
             log.info("progress %s", line)
 
 
-def progress_lines(
+def progress_table(
     snapshot: Sequence[Any],
     elapsed: float,
     *,
@@ -573,55 +568,72 @@ def progress_lines(
     bar: bool = False,
     only_running: bool = False,
     max_lines: int = 0,
-) -> list[str]:
-    """One line per table and a total line: bytes done / total, percent, rows, rows/s, then the ETA (or
-    ``done`` / ``stopped``).
+) -> Table | None:
+    """One row per table and a total row: [a bar,] bytes done / total, percent, rows, rows/s, then the ETA
+    (or ``done`` / ``stopped``); None for an empty snapshot.
 
     ``only_running`` leaves finished tables out (the total still counts them); ``max_lines`` (0: no limit)
-    keeps the result that short by folding the finished tables, then the last running ones, into one line.
+    keeps the table that short by folding the finished tables, then the last running ones, into one row.
     """
     from airflow_provider_lightning.core.importer.progress import format_bytes, format_duration
 
     if not snapshot:
-        return []
+        return None
     finished = [t for t in snapshot if t.finished]
     shown = [t for t in snapshot if not (only_running and t.finished)]
     folded = ""
     if max_lines and len(shown) + 1 > max_lines:
         running = [t for t in shown if not t.finished]
-        room = max(0, max_lines - 2)  # the total and the folded line
+        room = max(0, max_lines - 2)  # the total and the folded row
         shown, hidden = running[:room], len(snapshot) - min(room, len(running))
         folded = f"… {hidden} more tables ({len(finished)} done)"
-    rows = []
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True, overflow="ellipsis")
+    if bar:
+        table.add_column(no_wrap=True, width=_BAR_WIDTH)
+    for _ in range(4):
+        table.add_column(justify="right", no_wrap=True)
+    table.add_column(no_wrap=True)
+
+    def add(name: str, done: int, total: int, fraction: float, rows: int, rate: float, state: str) -> None:
+        meter = [ProgressBar(total=1.0, completed=fraction, width=_BAR_WIDTH)] if bar else []
+        table.add_row(
+            Text(printable(name)), *meter, f"{format_bytes(done)} / {format_bytes(total)}",
+            f"{fraction * 100:5.1f}%", f"{rows:,} rows", f"{rate:,.0f} rows/s", state,
+        )
+
     for t in shown:
         state = "done" if t.finished else ("stopped" if final else f"ETA {format_duration(t.eta_seconds)}")
-        rows.append((t.table, t.bytes_done, t.bytes_total, t.fraction, t.rows, t.rows_per_second, state))
+        add(t.table, t.bytes_done, t.bytes_total, t.fraction, t.rows, t.rows_per_second, state)
+    if folded:
+        table.add_row(Text(folded))
     done = sum(t.bytes_done for t in snapshot)
     total = sum(t.bytes_total for t in snapshot)
     rate = sum(t.rows_this_run for t in snapshot) / elapsed if elapsed > 0 else 0.0
-    rows.append((
+    add(
         f"total ({len(finished)}/{len(snapshot)} tables done)", done, total, done / total if total else 1.0,
         sum(t.rows for t in snapshot), rate, f"{'took' if final else 'elapsed'} {format_duration(elapsed)}",
-    ))
-    name_width = max(len(r[0]) for r in rows)
-    cells = [
-        (f"{format_bytes(d)} / {format_bytes(t)}", f"{f * 100:5.1f}%", f"{n:,} rows", f"{r:,.0f} rows/s")
-        for _, d, t, f, n, r, _ in rows
-    ]
-    widths = [max(len(c[i]) for c in cells) for i in range(4)]
-    lines = []
-    for (name, _d, _t, fraction, _n, _r, state), (size, percent, count, speed) in zip(rows, cells):
-        meter = ""
-        if bar:
-            filled = min(20, int(fraction * 20))
-            meter = "[" + "#" * filled + "." * (20 - filled) + "] "
-        lines.append(
-            f"{name:<{name_width}}  {meter}{size:>{widths[0]}}  {percent:>{widths[1]}}  {count:>{widths[2]}}  "
-            f"{speed:>{widths[3]}}  {state}"
-        )
-    if folded:
-        lines.insert(-1, folded)
-    return lines
+    )
+    return table
+
+
+def progress_lines(snapshot: Sequence[Any], elapsed: float, **options: Any) -> list[str]:
+    """:func:`progress_table` (with the same ``options``) as plain text lines, for the log when the output is
+    not a terminal."""
+    frame = progress_table(snapshot, elapsed, **options)
+    return [] if frame is None else plain_text(frame).splitlines()
+
+
+def plain_text(renderable: RenderableType) -> str:
+    """What rich draws for ``renderable`` with no colours, no control codes and no width limit; every line
+    without its trailing padding."""
+    out = io.StringIO()
+    RichConsole(
+        file=out, width=_PLAIN_WIDTH, color_system=None, force_terminal=False, force_jupyter=False,
+        highlight=False, markup=False, emoji=False,
+    ).print(renderable)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()).rstrip("\n")
 
 
 # --- import -----------------------------------------------------------------------------------------------
@@ -634,7 +646,18 @@ def render_summary(summary: Any, elapsed: float | None = None) -> str:
 
     checks = {p.table: p.checksum for p in summary.post}
     notes = []
-    rows = []
+    total_rows = sum(t.rows for t in summary.tables)
+    total_bytes = sum(t.bytes for t in summary.tables)
+    table = Table(box=_SUMMARY_BOX, show_edge=False, pad_edge=False, show_footer=True)
+    for header, justify, footer in (
+        ("table", "left", "total"),
+        ("rows", "right", f"{total_rows:,}"),
+        ("bytes", "right", format_bytes(total_bytes)),
+        ("seconds", "right", f"{elapsed:.1f}" if elapsed is not None else ""),
+        ("checksum", "left", ""),
+        ("rows not imported", "left", ""),
+    ):
+        table.add_column(header, justify=justify, footer=footer, no_wrap=True)  # type: ignore[arg-type]
     for t in summary.tables:
         check = checks.get(t.table, "-")
         if check.startswith("skipped"):
@@ -643,24 +666,11 @@ def render_summary(summary: Any, elapsed: float | None = None) -> str:
                 notes.append(f"checksum skipped for {printable(t.table)}: {reason}")
             check = "skipped"
         errors = summary.errors.get(t.table, {})
-        rows.append((
-            printable(t.table), f"{t.rows:,}", format_bytes(t.bytes), f"{t.seconds:.1f}", check,
+        table.add_row(
+            Text(printable(t.table)), f"{t.rows:,}", format_bytes(t.bytes), f"{t.seconds:.1f}", Text(check),
             ", ".join(f"{n:,} {kind}" for kind, n in sorted(errors.items())) or "-",
-        ))
-    total_rows = sum(t.rows for t in summary.tables)
-    total_bytes = sum(t.bytes for t in summary.tables)
-    header = ("table", "rows", "bytes", "seconds", "checksum", "rows not imported")
-    footer = (
-        "total", f"{total_rows:,}", format_bytes(total_bytes), f"{elapsed:.1f}" if elapsed is not None else "", "", "",
-    )
-    widths = [max(len(r[i]) for r in (header, footer, *rows)) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in (1, 2, 3) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    lines = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows), line(footer)]
+        )
+    lines = plain_text(table).splitlines()
     lines.append("")
     lines.extend(notes)
     took = f" in {elapsed:.1f}s" if elapsed is not None else ""
@@ -905,7 +915,9 @@ __all__ = [
     "load_cli_config",
     "main",
     "open_store_for",
+    "plain_text",
     "progress_lines",
+    "progress_table",
     "redact_url",
     "render_summary",
     "target_overrides",

@@ -71,14 +71,15 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from airflow_provider_lightning.core.errors import ConfigError
-from airflow_provider_lightning.core.mydump.router import compile_go_regexp
+from airflow_provider_lightning.core.checkpoints.model import CHECKPOINT_DRIVERS
+from airflow_provider_lightning.core.mydump.router import FileRouteRule, compile_go_regexp
 from airflow_provider_lightning.core.mydump.table_filter import DEFAULT_FILTER
 from airflow_provider_lightning.core.mydump.table_router import RouteRule
 
 __all__ = [
     "DEFAULT_FILTER",
     "LIGHTNING_KEYS",
-    "Backend",
+    "BackendKind",
     "BlackWhiteList",
     "CSVConfig",
     "CheckpointConfig",
@@ -154,7 +155,7 @@ def _cpu_count() -> int:
 # Enumerations
 
 
-class Backend(str, enum.Enum):
+class BackendKind(str, enum.Enum):
     """How rows reach the target (``tikv-importer.backend``).
 
     ``TIDB`` is Lightning's "tidb" (logical) backend: SQL ``INSERT``/``REPLACE`` through a client connection,
@@ -319,24 +320,6 @@ class CSVConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class FileRouteRule:
-    """One ``[[mydumper.files]]`` rule: which files (``pattern`` regexp or literal ``path``) hold what.
-
-    Exactly one of ``pattern`` and ``path`` is set; ``path`` is relative to ``data-source-dir``. ``schema``,
-    ``table``, ``type``, ``key`` and ``compression`` are Go regexp templates (``$1``, ``${name}``) for a
-    ``pattern`` rule and literals for a ``path`` rule; literal types and compressions are lower-cased.
-    """
-
-    pattern: str | None = None
-    path: str | None = None
-    schema: str = ""
-    table: str = ""
-    type: str = ""
-    key: str = ""
-    compression: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class IgnoreColumns:
     """One ``[[mydumper.ignore-data-columns]]`` entry: columns of the source files not to import.
 
@@ -385,7 +368,7 @@ class TikvImporterConfig:
     ``parallel_import``.
     """
 
-    backend: Backend = Backend.TIDB
+    backend: BackendKind = BackendKind.TIDB
     sorted_kv_dir: str = ""
     region_split_size: int = DEFAULT_REGION_SPLIT_SIZE
     region_split_keys: int = DEFAULT_REGION_SPLIT_KEYS
@@ -1227,10 +1210,55 @@ def _build_config(raw: Mapping[str, Any]) -> Config:
     )
 
 
+# ---- values out of a list -------------------------------------------------------------------------------
+
+
+def _choice_parser(
+    choices: Mapping[str, _T],
+    problem: str,
+    *,
+    shown: Iterable[str] | None = None,
+    empty: str | None = None,
+    booleans: bool = False,
+) -> Callable[[Any, str], _T]:
+    """A parser of one value out of ``choices`` (spelt in any case, around spaces) for an enumerated key.
+
+    ``problem`` starts the error message and ``shown`` the names it lists (all of ``choices`` by default);
+    ``empty`` is the name an empty string stands for; with ``booleans``, ``false`` / ``true`` (also as TOML
+    booleans) are read as the ``"false"`` / ``"true"`` entries of ``choices``, and any other non-string
+    value is refused with the allowed names.
+    """
+    allowed = _allowed(choices if shown is None else shown) + (" (or false / true)" if booleans else "")
+
+    def parse(value: Any, key: str) -> _T:
+        if booleans and isinstance(value, bool):
+            return choices[str(value).lower()]
+        if booleans and not isinstance(value, str):
+            raise ConfigError(key, f"{problem} {_show(value)}; allowed: {allowed}")
+        name = _parse_str(value, key).strip().lower()
+        if not name and empty is not None:
+            name = empty
+        if name not in choices:
+            raise ConfigError(key, f"{problem} {_show(value)}; allowed: {allowed}")
+        return choices[name]
+
+    return parse
+
+
+def _allowed(choices: Iterable[str]) -> str:
+    return ", ".join(repr(choice) for choice in choices)
+
+
+
 # ---- [tikv-importer] -------------------------------------------------------------------------------------
 
 _BACKENDS = MappingProxyType(
-    {"tidb": Backend.TIDB, "logical": Backend.TIDB, "local": Backend.LOCAL, "physical": Backend.LOCAL}
+    {
+        "tidb": BackendKind.TIDB,
+        "logical": BackendKind.TIDB,
+        "local": BackendKind.LOCAL,
+        "physical": BackendKind.LOCAL,
+    }
 )
 _STRATEGIES = MappingProxyType(
     {
@@ -1243,34 +1271,32 @@ _STRATEGIES = MappingProxyType(
 )
 
 
-def _parse_backend(value: Any, key: str) -> Backend:
-    name = _parse_str(value, key).strip().lower()
-    if name == "importer":
+_parse_backend_name = _choice_parser(_BACKENDS, "unsupported backend")
+_parse_strategy_name = _choice_parser(
+    _STRATEGIES, "invalid conflict strategy", shown=("error", "replace", "ignore", "")
+)
+
+
+def _parse_backend(value: Any, key: str) -> BackendKind:
+    if isinstance(value, str) and value.strip().lower() == "importer":
         raise ConfigError(
             key,
             "the 'importer' backend was removed from TiDB Lightning in v6.0; use 'local' (physical import) "
             "or 'tidb' (logical import)",
         )
-    if name not in _BACKENDS:
-        raise ConfigError(key, f"unsupported backend {_show(value)}; allowed: {_allowed(_BACKENDS)}")
-    return _BACKENDS[name]
+    return _parse_backend_name(value, key)
 
 
 def _parse_strategy(value: Any, key: str) -> ConflictStrategy:
-    name = _parse_str(value, key).strip().lower()
-    if name in ("remove", "record"):
+    if isinstance(value, str) and value.strip().lower() in ("remove", "record"):
         # Lightning still reads these old names as "replace", with a warning.
         log.warning("config key '%s': %r is no longer supported and is read as 'replace'", key, value)
         return ConflictStrategy.REPLACE
-    if name not in _STRATEGIES:
-        raise ConfigError(
-            key, f"invalid conflict strategy {_show(value)}; allowed: 'error', 'replace', 'ignore', ''"
-        )
-    return _STRATEGIES[name]
+    return _parse_strategy_name(value, key)
 
 
 def _read_tikv_importer(table: _Table) -> tuple[TikvImporterConfig, ConflictStrategy, ConflictStrategy]:
-    backend = table.read("backend", _parse_backend, Backend.TIDB)
+    backend = table.read("backend", _parse_backend, BackendKind.TIDB)
     on_duplicate = table.read("on-duplicate", _parse_strategy, ConflictStrategy.NONE)
     duplicate_resolution = table.read("duplicate-resolution", _parse_strategy, ConflictStrategy.NONE)
     parallel_import = table.read("parallel-import", _parse_bool, False)
@@ -1287,7 +1313,7 @@ def _read_tikv_importer(table: _Table) -> tuple[TikvImporterConfig, ConflictStra
         raise ConfigError(table.key("logical-import-batch-size"), "must be larger than 0")
     if batch_rows <= 0:
         raise ConfigError(table.key("logical-import-batch-rows"), f"got {batch_rows}, must be larger than 0")
-    if backend is Backend.LOCAL:
+    if backend is BackendKind.LOCAL:
         if not sorted_kv_dir:
             raise ConfigError(
                 table.key("sorted-kv-dir"),
@@ -1312,7 +1338,7 @@ def _read_tikv_importer(table: _Table) -> tuple[TikvImporterConfig, ConflictStra
 # ---- [lightning] -----------------------------------------------------------------------------------------
 
 
-def _read_lightning(table: _Table, backend: Backend) -> LightningConfig:
+def _read_lightning(table: _Table, backend: BackendKind) -> LightningConfig:
     cpus = _cpu_count()
     region_concurrency = table.read("region-concurrency", _positive_int, cpus)
     table_concurrency = table.read("table-concurrency", _non_negative_int, 0)
@@ -1332,7 +1358,7 @@ def _read_lightning(table: _Table, backend: Backend) -> LightningConfig:
             f"got {lease_duration:g}s; a lease must last at least {MIN_TABLE_LEASE_DURATION:g}s (it is renewed "
             "three times per duration)",
         )
-    if backend is Backend.TIDB:
+    if backend is BackendKind.TIDB:
         table_concurrency = table_concurrency or region_concurrency
         index_concurrency = index_concurrency or region_concurrency
     else:
@@ -1493,22 +1519,10 @@ def _local_source_dir(source_dir: str) -> str | None:
     return None
 
 
-def _parse_schema_charset(value: Any, key: str) -> str:
-    name = _parse_str(value, key).strip().lower() or "auto"
-    if name not in _SCHEMA_CHARSETS:
-        raise ConfigError(
-            key, f"unsupported character set {_show(value)}; allowed: {_allowed(_SCHEMA_CHARSETS)}"
-        )
-    return name
-
-
-def _parse_data_charset(value: Any, key: str) -> str:
-    name = _parse_str(value, key).strip().lower() or "binary"
-    if name not in _DATA_CHARSETS:
-        raise ConfigError(
-            key, f"unsupported character set {_show(value)}; allowed: {_allowed(_DATA_CHARSETS)}"
-        )
-    return _DATA_CHARSETS[name]
+_parse_schema_charset = _choice_parser(
+    {name: name for name in _SCHEMA_CHARSETS}, "unsupported character set", empty="auto"
+)
+_parse_data_charset = _choice_parser(_DATA_CHARSETS, "unsupported character set", empty="binary")
 
 
 def _parse_ratio(value: Any, key: str) -> float:
@@ -1706,14 +1720,9 @@ _OP_LEVELS = MappingProxyType(
 )
 
 
-def _parse_op_level(value: Any, key: str) -> PostOpLevel:
-    if isinstance(value, bool):
-        return PostOpLevel.REQUIRED if value else PostOpLevel.OFF
-    if isinstance(value, str) and value.strip().lower() in _OP_LEVELS:
-        return _OP_LEVELS[value.strip().lower()]
-    raise ConfigError(
-        key, f"invalid level {_show(value)}; allowed: 'off', 'optional', 'required' (or false / true)"
-    )
+_parse_op_level = _choice_parser(
+    _OP_LEVELS, "invalid level", shown=("off", "optional", "required"), booleans=True
+)
 
 
 def _read_post_restore(table: _Table) -> PostRestoreConfig:
@@ -1812,11 +1821,7 @@ def _parse_secret(value: Any, key: str) -> str:
     return value
 
 
-def _parse_tls(value: Any, key: str) -> str:
-    mode = _parse_str(value, key).strip().lower()
-    if mode not in _TLS_MODES:
-        raise ConfigError(key, f"unsupported TLS mode {_show(value)}; allowed: {_allowed(_TLS_MODES)}")
-    return mode
+_parse_tls = _choice_parser({mode: mode for mode in _TLS_MODES}, "unsupported TLS mode")
 
 
 def _parse_sql_mode(value: Any, key: str) -> str:
@@ -1847,7 +1852,6 @@ def _parse_session_vars(value: Any, key: str) -> SessionVariables:
 
 # ---- [checkpoint] ----------------------------------------------------------------------------------------
 
-_CHECKPOINT_DRIVERS = ("file", "mysql", "airflow")
 _KEEP_STRATEGIES = MappingProxyType(
     {
         "remove": KeepAfterSuccess.REMOVE,
@@ -1859,23 +1863,12 @@ _KEEP_STRATEGIES = MappingProxyType(
 )
 
 
-def _parse_keep_after_success(value: Any, key: str) -> KeepAfterSuccess:
-    if isinstance(value, bool):
-        return KeepAfterSuccess.RENAME if value else KeepAfterSuccess.REMOVE
-    if isinstance(value, str) and value.strip().lower() in _KEEP_STRATEGIES:
-        return _KEEP_STRATEGIES[value.strip().lower()]
-    raise ConfigError(
-        key, f"invalid value {_show(value)}; allowed: 'remove', 'rename', 'origin' (or false / true)"
-    )
-
-
-def _parse_checkpoint_driver(value: Any, key: str) -> str:
-    driver = _parse_str(value, key).strip().lower() or "file"
-    if driver not in _CHECKPOINT_DRIVERS:
-        raise ConfigError(
-            key, f"unknown checkpoint driver {_show(value)}; allowed: {_allowed(_CHECKPOINT_DRIVERS)}"
-        )
-    return driver
+_parse_keep_after_success = _choice_parser(
+    _KEEP_STRATEGIES, "invalid value", shown=("remove", "rename", "origin"), booleans=True
+)
+_parse_checkpoint_driver = _choice_parser(
+    {driver: driver for driver in CHECKPOINT_DRIVERS}, "unknown checkpoint driver", empty="file"
+)
 
 
 def _read_checkpoint(table: _Table) -> CheckpointConfig:
@@ -1930,7 +1923,7 @@ def _read_conflict(
     if strategy is ConflictStrategy.NONE:
         if on_duplicate is not ConflictStrategy.NONE:
             strategy, strategy_key = on_duplicate, "tikv-importer.on-duplicate"
-        elif backend is Backend.TIDB and duplicate_resolution is ConflictStrategy.NONE:
+        elif backend is BackendKind.TIDB and duplicate_resolution is ConflictStrategy.NONE:
             strategy = ConflictStrategy.ERROR
     if strategy is ConflictStrategy.NONE and duplicate_resolution is not ConflictStrategy.NONE:
         strategy, from_duplicate_resolution = duplicate_resolution, True
@@ -1943,10 +1936,10 @@ def _read_conflict(
             "tikv-importer.duplicate-resolution",
             f"cannot be used together with {strategy_key}; keep only conflict.strategy",
         )
-    if strategy is ConflictStrategy.IGNORE and backend is Backend.LOCAL:
+    if strategy is ConflictStrategy.IGNORE and backend is BackendKind.LOCAL:
         raise ConfigError(strategy_key, "cannot be 'ignore' with the local backend; use 'replace' or 'error'")
     if precheck:
-        if backend is Backend.TIDB:
+        if backend is BackendKind.TIDB:
             raise _refused(table.key("precheck-conflict-before-import"))
         table.report_ignored("precheck-conflict-before-import")
 
@@ -2209,10 +2202,6 @@ def _parse_str_list(value: Any, key: str) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise ConfigError(f"{key}[{index}]", f"expected a string, got {_show(item)}")
     return tuple(value)
-
-
-def _allowed(choices: Iterable[str]) -> str:
-    return ", ".join(repr(choice) for choice in choices)
 
 
 def _show(value: Any, limit: int = 60) -> str:

@@ -1,7 +1,8 @@
 """The target database: connecting to it, what kind of server it is, what its tables look like.
 
 Everything that reads the target's catalogue lives here, so the rest of the engine works with plain
-values (:class:`ServerFacts`, :class:`TableInfo`) and never parses ``information_schema`` rows itself.
+values (:class:`ServerFacts`, :class:`ServerVersion`, :class:`TableInfo`) and never parses
+``information_schema`` rows itself.
 """
 
 from __future__ import annotations
@@ -188,8 +189,41 @@ class ServerFlavor(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ServerVersion:
+    """The target's product and version: ``version`` is the product's own (TiDB's ``v7.5.0`` -> (7, 5, 0)).
+
+    What schema rewriting needs to know; :class:`ServerFacts` holds it with the rest of what ``prepare``
+    reads from the server.
+    """
+
+    flavor: ServerFlavor
+    version: tuple[int, ...]
+
+    @classmethod
+    def from_version_string(cls, version: str) -> ServerVersion:
+        """Reads ``SELECT VERSION()``: ``10.11.19-MariaDB-0+deb12u1``, ``8.0.36``, ``8.0.11-TiDB-v7.5.0``."""
+        flavor, parts = parse_server_version(version.strip())
+        if not parts:
+            raise TargetError(
+                f"cannot read the server's version from {version!r}: expected what SELECT VERSION() returns, "
+                "such as '8.0.36', '10.11.19-MariaDB' or '8.0.11-TiDB-v7.5.0'"
+            )
+        return cls(flavor, parts)
+
+    @property
+    def version_number(self) -> int:
+        """The version as executable comments write it: 10.11.19 -> 101119, 8.0.16 -> 80016."""
+        major, minor, patch = (*self.version, 0, 0, 0)[:3]
+        return major * 10000 + minor * 100 + patch
+
+    def __str__(self) -> str:
+        return f"{self.flavor.value} {'.'.join(str(p) for p in self.version)}"
+
+
+@dataclass(frozen=True, slots=True)
 class ServerFacts:
-    """What ``prepare`` learns about the target, passed on to later steps."""
+    """What ``prepare`` reads from the target once (version, modes, limits, charsets), passed on to later
+    steps in the prepared import; :attr:`server_version` is the part schema rewriting needs."""
 
     version: str
     flavor: ServerFlavor
@@ -199,6 +233,10 @@ class ServerFacts:
     character_set_server: str
     collation_server: str
     lower_case_table_names: int = 0
+
+    @property
+    def server_version(self) -> ServerVersion:
+        return ServerVersion(self.flavor, self.version_tuple)
 
     def to_json(self) -> dict[str, Any]:
         return {

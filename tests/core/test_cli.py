@@ -376,9 +376,13 @@ def _run_on_a_terminal(args: list[str], *, interrupt_when: bytes | None = None) 
     return proc.wait(timeout=30), output.decode("utf-8", errors="replace")
 
 
+_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _frames(output: str) -> list[str]:
-    """The live display's frames: the text between two cursor-up-and-erase sequences."""
-    return re.split(r"\r\x1b\[\d+A\x1b\[J", output)
+    """The live display's frames, without colours: the text between two of rich's redraw sequences (back to
+    the line's start and erase it, then up one line and erase it, as many times as the frame is tall)."""
+    return [_COLOURS.sub("", frame) for frame in re.split(r"\r\x1b\[2K(?:\x1b\[1A\x1b\[2K)*", output)]
 
 
 @pytest.mark.slow
@@ -389,10 +393,11 @@ def test_a_terminal_gets_a_live_display_redrawn_in_place_ending_at_100_percent(b
     assert code == 0, output
     frames = [f for f in _frames(output) if table in f and "total (" in f]
     assert len(frames) >= 3  # drawn, then redrawn in place
-    table_lines = [line for f in frames for line in f.splitlines() if line.startswith(table)]
+    # rich pads every cell of a column to the column's width
+    table_lines = [line.rstrip() for f in frames for line in f.splitlines() if line.startswith(table)]
     assert any(re.search(r"\s\d{1,2}\.\d%\s.*ETA \d+m\d\ds$", line) for line in table_lines)  # on its way
     final = frames[-1]
-    assert re.search(re.escape(table) + r"\s+\[#{20}\]\s+3\.8 MiB / 3\.8 MiB\s+100\.0%\s+20,000 rows\s+[\d,]+ rows/s\s+done", final)
+    assert re.search(re.escape(table) + r"\s+━{20}\s+3\.8 MiB / 3\.8 MiB\s+100\.0%\s+20,000 rows\s+[\d,]+ rows/s\s+done", final)
     assert "total (1/1 tables done)" in final
     # the summary follows the last frame
     assert "1 tables, 20,000 rows imported" in final
@@ -445,3 +450,27 @@ def test_a_frame_taller_than_the_terminal_folds_finished_tables_into_one_line():
     assert [line.split()[0] for line in lines[:2]] == ["`db`.`t1`", "`db`.`t3`"]
     assert lines[2] == "… 8 more tables (5 done)"
     assert lines[3].startswith("total (5/10 tables done)")
+
+
+def test_names_in_the_progress_and_the_summary_are_escaped_and_never_read_as_rich_markup():
+    from types import SimpleNamespace
+
+    from airflow_provider_lightning.core.cli import progress_lines, render_summary
+    from airflow_provider_lightning.core.importer.progress import TableProgress
+
+    name = "`db`.`[bold red]x[/] :smile: \x1b[2J`"
+    shown = r"`db`.`[bold red]x[/] :smile: \x1b[2J`"
+    lines = progress_lines([TableProgress(name, 5, 10, 1, 1.0, 5, 1, finished=False)], 1.0, bar=True)
+    summary = render_summary(
+        SimpleNamespace(
+            post=[SimpleNamespace(table=name, checksum="ok")],
+            tables=[SimpleNamespace(table=name, rows=1, bytes=10, seconds=1.0)],
+            errors={}, error_queries=[], cleaned="",
+        ),
+        1.0,
+    )
+
+    assert lines[0].startswith(shown + "  ")
+    assert summary.splitlines()[2].startswith(shown + "  ")
+    for output in (*lines, summary):
+        assert "\x1b" not in output

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_lightning.core.config import (
-    Backend,
+    BackendKind,
     Config,
     ConflictStrategy,
     FileRouteRule,
@@ -121,7 +121,7 @@ def flattened_keys(table: dict[str, Any], prefix: str = "") -> set[str]:
 def test_a_source_alone_loads_with_lightnings_defaults_for_the_tidb_backend():
     config = load_config(data=SOURCE)
 
-    assert config.tikv_importer.backend is Backend.TIDB
+    assert config.tikv_importer.backend is BackendKind.TIDB
     assert config.tidb.host == "127.0.0.1" and config.tidb.port == 4000 and config.tidb.user == "root"
     assert config.tidb.sql_mode == "ONLY_FULL_GROUP_BY,NO_AUTO_CREATE_USER"
     assert config.tidb.max_allowed_packet == 64 * 1024 * 1024
@@ -212,12 +212,12 @@ def test_conflict_strategy_stays_empty_with_the_local_backend(tmp_path):
 @pytest.mark.parametrize(
     ("written", "backend"),
     [
-        ("tidb", Backend.TIDB),
-        ("logical", Backend.TIDB),
-        ("TiDB", Backend.TIDB),
-        ("local", Backend.LOCAL),
-        ("physical", Backend.LOCAL),
-        ("Local", Backend.LOCAL),
+        ("tidb", BackendKind.TIDB),
+        ("logical", BackendKind.TIDB),
+        ("TiDB", BackendKind.TIDB),
+        ("local", BackendKind.LOCAL),
+        ("physical", BackendKind.LOCAL),
+        ("Local", BackendKind.LOCAL),
     ],
 )
 def test_backend_accepts_lightnings_names_and_logical_or_physical(tmp_path, written, backend):
@@ -227,7 +227,7 @@ def test_backend_accepts_lightnings_names_and_logical_or_physical(tmp_path, writ
 
 
 def test_backend_compares_equal_to_its_lightning_name():
-    assert Backend.TIDB == "tidb" and Backend.LOCAL == "local" and str(Backend.LOCAL) == "local"
+    assert BackendKind.TIDB == "tidb" and BackendKind.LOCAL == "local" and str(BackendKind.LOCAL) == "local"
 
 
 def test_the_removed_importer_backend_is_refused_with_the_replacements_named():

@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_lightning.core.config import (
     LIGHTNING_KEYS,
-    Backend,
+    BackendKind,
     ConflictStrategy,
     KeepAfterSuccess,
     KeyStatus,
@@ -253,7 +253,7 @@ def test_file_rules_reach_the_config(full):
 
 def test_tikv_importer_keys_reach_the_config(full):
     importer = full.tikv_importer
-    assert importer.backend is Backend.TIDB
+    assert importer.backend is BackendKind.TIDB
     assert importer.parallel_import is True
     assert (importer.logical_import_batch_size, importer.logical_import_batch_rows) == (64 * 1024, 1000)
     assert importer.disk_quota == 200 * 1024**3

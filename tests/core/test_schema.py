@@ -17,7 +17,7 @@ from airflow_provider_lightning.core.errors import ConfigError, ParseError, Targ
 from airflow_provider_lightning.core.mydump.schema import (
     SchemaFile,
     ServerFlavor,
-    ServerInfo,
+    ServerVersion,
     collation_for_server,
     parse_schema_file,
     quote_identifier,
@@ -28,10 +28,10 @@ from airflow_provider_lightning.core.mydump.schema import (
 )
 from tests.conftest import MySQLServer, run_mydumper
 
-MARIADB_10_11 = ServerInfo(ServerFlavor.MARIADB, (10, 11, 19))
-MARIADB_10_6 = ServerInfo(ServerFlavor.MARIADB, (10, 6, 16))
-MYSQL_8 = ServerInfo(ServerFlavor.MYSQL, (8, 0, 36))
-TIDB_7 = ServerInfo(ServerFlavor.TIDB, (7, 5, 0))
+MARIADB_10_11 = ServerVersion(ServerFlavor.MARIADB, (10, 11, 19))
+MARIADB_10_6 = ServerVersion(ServerFlavor.MARIADB, (10, 6, 16))
+MYSQL_8 = ServerVersion(ServerFlavor.MYSQL, (8, 0, 36))
+TIDB_7 = ServerVersion(ServerFlavor.TIDB, (7, 5, 0))
 
 # The files mydumper 0.10 wrote for the examples in the project brief.
 MYDUMPER_DATABASE = (
@@ -659,12 +659,12 @@ def test_tidb_gets_the_statement_as_written():
     ],
 )
 def test_server_info_reads_select_version(version, flavor, parts):
-    assert ServerInfo.from_version_string(version) == ServerInfo(flavor, parts)
+    assert ServerVersion.from_version_string(version) == ServerVersion(flavor, parts)
 
 
 def test_unreadable_version_is_a_target_error():
     with pytest.raises(TargetError, match="SELECT VERSION"):
-        ServerInfo.from_version_string("banana")
+        ServerVersion.from_version_string("banana")
 
 
 # --- on a real MariaDB --------------------------------------------------------------------------------
@@ -1028,7 +1028,7 @@ def test_mapped_mysql8_collations_keep_values_distinct_that_mysql8_keeps_distinc
 
 @pytest.mark.slow
 def test_every_collation_mapped_for_mariadb_exists_on_it(mysql_server):
-    server = ServerInfo.from_version_string(_query_one(mysql_server, "SELECT VERSION()")[0])
+    server = ServerVersion.from_version_string(_query_one(mysql_server, "SELECT VERSION()")[0])
     assert server.flavor is ServerFlavor.MARIADB and server.version >= (10, 10)
     languages = "- cs da de_pb eo es es_trad et hr hu is la lt lv nb nn pl ro sk sl sv tr vi ja zh ru".split()
     languages = ["" if language == "-" else f"{language}_" for language in languages]

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import pymysql
+import tenacity
 
 from airflow_provider_lightning.core.backend import (
     BatchResult,
@@ -67,6 +68,7 @@ _CONFLICT_STRATEGIES = ("error", "ignore", "replace")
 
 RETRY_WINDOW = 60.0
 """Seconds a batch keeps being retried after retryable errors (a server restart takes a few)."""
+_FIRST_RETRY_DELAY = 0.5
 _MAX_RETRY_DELAY = 4.0
 
 
@@ -95,6 +97,37 @@ def _code(exc: BaseException) -> int | None:
 def is_retryable(exc: BaseException) -> bool:
     """Whether a batch that failed with ``exc`` may be sent again on a new connection."""
     return not isinstance(exc, TargetUnavailable) and connection_lost(exc)
+
+
+class _RetryWindow(tenacity.stop.stop_base):
+    """Stop retrying once ``retries`` retries are spent and ``window`` seconds have passed since the first
+    failure (not since the first try: a first try that waited out a lock timeout spends none of the window).
+
+    One instance per batch: it remembers when that batch first failed.
+    """
+
+    def __init__(self, retries: int, window: float) -> None:
+        self.retries = retries
+        self.window = window
+        self.first_failure: float | None = None
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        now = retry_state.outcome_timestamp or time.monotonic()
+        if self.first_failure is None:
+            self.first_failure = now
+        return retry_state.attempt_number > self.retries and now - self.first_failure >= self.window
+
+
+def _lost_reason(retry_state: tenacity.RetryCallState) -> str:
+    """The server's own words for the failure of the last try.
+
+    A failed reconnect is a TargetError whose advice (check host, user, password) does not fit a server that
+    answered a moment ago.
+    """
+    exc = retry_state.outcome.exception() if retry_state.outcome is not None else None
+    if exc is None:
+        return "no error"
+    return mysql_message(exc.__cause__ if isinstance(exc, TargetError) and exc.__cause__ else exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,38 +275,40 @@ class LogicalWriter:
         With markers a retry is exact (see the module's docstring). Without them a COMMIT whose reply was
         lost is sent again and may double the batch: that is what ``task-info-schema-name = ""`` gives up.
         """
-        delay = 0.5
-        attempt = 0
-        first_failure: float | None = None
-        while True:
-            attempt += 1
+        def write_once() -> BatchResult:
             try:
                 return self._write_once(batch, before, end_pos=end_pos, finished=finished)
             except (DuplicateKeyError, RowSyntaxError, TooManyErrors):
                 self._rollback_quietly()
                 self._commit_rows_before_the_stop(batch, before)
                 raise
-            except Exception as exc:
+            except Exception:
                 self._rollback_quietly()
-                if not is_retryable(exc):
-                    raise
-                now = time.monotonic()
-                first_failure = now if first_failure is None else first_failure
-                # A failed reconnect is a TargetError whose advice (check host, user, password) does not
-                # fit a server that answered a moment ago: report the server's own words.
-                reason = mysql_message(exc.__cause__ if isinstance(exc, TargetError) and exc.__cause__ else exc)
-                if attempt > self.backend.retries and now - first_failure >= self.backend.retry_window:
-                    raise TargetUnavailable(
-                        f"table {self.table}: lost the target database while writing rows from "
-                        f"{batch.path} at byte {batch.offsets[0] if batch.offsets else before.pos} "
-                        f"({reason}), and it did not come back in {self.backend.retry_window:.0f}s "
-                        f"({attempt} attempts); every committed batch is kept: run the import again to resume "
-                        "from the last one"
-                    ) from exc
-                log.warning("table %s: retrying a batch after %s (attempt %d)", self.table, reason, attempt)
-                self.close()
-                time.sleep(delay)
-                delay = min(delay * 2, _MAX_RETRY_DELAY)
+                raise
+
+        def retry_on_a_new_connection(state: tenacity.RetryCallState) -> None:
+            reason, attempt = _lost_reason(state), state.attempt_number
+            log.warning("table %s: retrying a batch after %s (attempt %d)", self.table, reason, attempt)
+            self.close()
+
+        def give_up(state: tenacity.RetryCallState) -> BatchResult:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            raise TargetUnavailable(
+                f"table {self.table}: lost the target database while writing rows from "
+                f"{batch.path} at byte {batch.offsets[0] if batch.offsets else before.pos} "
+                f"({_lost_reason(state)}), and it did not come back in {self.backend.retry_window:.0f}s "
+                f"({state.attempt_number} attempts); every committed batch is kept: run the import again to "
+                "resume from the last one"
+            ) from exc
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(is_retryable),
+            stop=_RetryWindow(self.backend.retries, self.backend.retry_window),
+            wait=tenacity.wait_exponential(multiplier=_FIRST_RETRY_DELAY, max=_MAX_RETRY_DELAY),
+            before_sleep=retry_on_a_new_connection,
+            retry_error_callback=give_up,
+        )
+        return retrying(write_once)
 
     def _commit_rows_before_the_stop(self, batch: RowBatch, before: ChunkProgress) -> None:
         """A row stops the table: still commit the good rows before it, with the chunk's marker at it, so

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from airflow_provider_lightning.core.checkpoints.file_store import FileCheckpointStore
+from airflow_provider_lightning.core.checkpoints.model import CHECKPOINT_DRIVERS
 from airflow_provider_lightning.core.checkpoints.mysql_store import MySQLCheckpointStore, parse_mysql_dsn
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
 from airflow_provider_lightning.core.errors import ConfigError
 from airflow_provider_lightning.core.target import ConnectionSettings
-
-CHECKPOINT_DRIVERS = ("file", "mysql", "airflow")
-"""The values ``[checkpoint] driver`` takes (``airflow`` is opened by the operators, not here)."""
-
 
 def open_checkpoint_store(
     driver: str,

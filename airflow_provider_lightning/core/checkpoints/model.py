@@ -18,6 +18,10 @@ from typing import Any
 
 from airflow_provider_lightning.core.checksum import RowChecksum
 
+CHECKPOINT_DRIVERS = ("file", "mysql", "airflow")
+"""The values ``[checkpoint] driver`` takes: where the checkpoints are kept (``airflow``, the Task State
+Store, only inside an Airflow task)."""
+
 WHOLE_FILE = -1
 """``end_offset`` of a chunk that runs to the end of its file (every SQL or compressed file)."""
 

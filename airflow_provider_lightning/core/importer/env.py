@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checkpoints.model import table_key
+from airflow_provider_lightning.core.config import BackendKind, ConflictStrategy
 from airflow_provider_lightning.core.errormanager import ErrorLimits, ErrorManager
 from airflow_provider_lightning.core.errors import CheckpointError, LightningError
 from airflow_provider_lightning.core.importer.lease import TableLeases
@@ -22,12 +23,12 @@ from airflow_provider_lightning.core.importer.session import ImportSession, deci
 from airflow_provider_lightning.core.importer.table import BatchLimits
 from airflow_provider_lightning.core.mydump.loader import DataSource, TableSource, discover
 from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.mydump.schema import ServerInfo
 from airflow_provider_lightning.core.storage import Storage, open_source_file, open_storage
 from airflow_provider_lightning.core.target import (
     ConnectionSettings,
     ServerFacts,
     ServerFlavor,
+    ServerVersion,
     connect,
     connection_security,
     read_server_facts,
@@ -121,8 +122,8 @@ class ImportEnv:
         )
 
     @property
-    def server(self) -> ServerInfo:
-        return ServerInfo.from_facts(self.prepared.facts)
+    def server(self) -> ServerVersion:
+        return self.prepared.facts.server_version
 
     def connect(self, *, data: bool = False):
         """A catalogue connection, or (``data``) a binary one in the import session."""
@@ -144,7 +145,9 @@ class ImportEnv:
             type=max_error.type,
             conflict=conflict.threshold,
             # The logical backend finds each row a REPLACE takes away, so it can record them all.
-            max_record_rows=conflict.threshold if str(conflict.strategy) == "replace" else conflict.max_record_rows,
+            max_record_rows=(
+                conflict.threshold if conflict.strategy is ConflictStrategy.REPLACE else conflict.max_record_rows
+            ),
         )
         return ErrorManager(self.task_info_schema, task_id, limits)
 
@@ -197,7 +200,7 @@ def prepare(
     if env is None:
         env = ImportEnv(config, settings=settings, storage=storage)
     settings = env.settings
-    if str(config.tikv_importer.backend) != "tidb":
+    if config.tikv_importer.backend is not BackendKind.TIDB:
         raise LightningError(
             "tikv-importer.backend = \"local\" (the physical backend) needs TiKV and PD; it is not available "
             "for this target yet. Use backend = \"tidb\" (logical), which works with MySQL, MariaDB and TiDB"

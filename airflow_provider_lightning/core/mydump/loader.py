@@ -33,7 +33,7 @@ from typing import Any
 from airflow_provider_lightning.core.errors import ConfigError, SourceError
 from airflow_provider_lightning.core.mydump.router import (
     FileRouter,
-    FileRouteRuleLike,
+    FileRouteRule,
     RouteResult,
     SourceType,
     printable_path,
@@ -165,7 +165,7 @@ def fingerprint_files(files: Iterable[SourceFile]) -> str:
 def discover(
     storage: Storage,
     *,
-    file_rules: Iterable[FileRouteRuleLike] = (),
+    file_rules: Iterable[FileRouteRule] = (),
     default_file_rules: bool = True,
     filter: Iterable[str] = DEFAULT_FILTER,  # noqa: A002 - the config key's name
     routes: Iterable[RouteRuleLike] = (),

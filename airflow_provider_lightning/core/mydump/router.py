@@ -20,7 +20,6 @@ import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from airflow_provider_lightning.core.errors import ConfigError, SourceError, printable
 from airflow_provider_lightning.core.storage import Compression
@@ -73,24 +72,15 @@ class RouteResult:
     compression: Compression
 
 
-class FileRouteRuleLike(Protocol):
-    """A ``[[mydumper.files]]`` entry as the configuration hands it over."""
-
-    pattern: str | None
-    path: str | None
-    schema: str
-    table: str
-    type: str
-    key: str
-    compression: str
-
-
 @dataclass(frozen=True, slots=True)
 class FileRouteRule:
-    """One file routing rule: a Go regular expression (or an exact ``path``) and templates.
+    """One file routing rule, a ``[[mydumper.files]]`` entry or a built-in one: which files (``pattern``
+    regexp or literal ``path``) hold what.
 
-    ``unescape`` percent-decodes the schema and table names (Dumpling escapes special characters in the
-    identifiers it puts into file names); only the built-in rules set it, as in Lightning.
+    Exactly one of ``pattern`` and ``path`` is set; ``path`` is relative to ``data-source-dir``. ``schema``,
+    ``table``, ``type``, ``key`` and ``compression`` are Go regexp templates (``$1``, ``${name}``) for a
+    ``pattern`` rule and literals for a ``path`` rule; the configuration lower-cases literal types and
+    compressions.
     """
 
     pattern: str | None = None
@@ -100,10 +90,11 @@ class FileRouteRule:
     type: str = ""
     key: str = ""
     compression: str = ""
-    unescape: bool = False
 
 
-# Lightning's `defaultFileRouteRules` (pkg/lightning/mydump/router.go), in the same order.
+# Lightning's `defaultFileRouteRules` (pkg/lightning/mydump/router.go), in the same order. Their schema and
+# table names are percent-decoded (Dumpling escapes special characters in the names it puts into file
+# names); the names of [[mydumper.files]] rules are taken as they are, as in Lightning.
 DEFAULT_FILE_ROUTE_RULES: tuple[FileRouteRule, ...] = (
     # triggers and post-import SQL that mydumper/Dumpling write next to the schema
     FileRouteRule(pattern=r"(?i).*(-schema-trigger|-schema-post)\.sql(?:\.(\w*?))?$", type="ignore"),
@@ -115,7 +106,6 @@ DEFAULT_FILE_ROUTE_RULES: tuple[FileRouteRule, ...] = (
         schema="$1",
         type="schema-schema",
         compression="$2",
-        unescape=True,
     ),
     # {db}.{table}-schema.sql[.{compression}]
     FileRouteRule(
@@ -124,7 +114,6 @@ DEFAULT_FILE_ROUTE_RULES: tuple[FileRouteRule, ...] = (
         table="$2",
         type="table-schema",
         compression="$3",
-        unescape=True,
     ),
     # {db}.{view}-schema-view.sql[.{compression}]
     FileRouteRule(
@@ -133,7 +122,6 @@ DEFAULT_FILE_ROUTE_RULES: tuple[FileRouteRule, ...] = (
         table="$2",
         type="view-schema",
         compression="$3",
-        unescape=True,
     ),
     # {db}.{table}.{NNN}.{snappy|gzip|gz|zstd|zst}.parquet: compressed inside, by the Parquet writer
     FileRouteRule(
@@ -142,7 +130,6 @@ DEFAULT_FILE_ROUTE_RULES: tuple[FileRouteRule, ...] = (
         table="$2",
         type="parquet",
         key="$3",
-        unescape=True,
     ),
     # {db}.{table}[.{NNN}].{sql|csv|parquet}[.{compression}]
     FileRouteRule(
@@ -152,7 +139,6 @@ DEFAULT_FILE_ROUTE_RULES: tuple[FileRouteRule, ...] = (
         type="$4",
         key="$3",
         compression="$5",
-        unescape=True,
     ),
 )
 
@@ -179,7 +165,7 @@ class FileRouter:
 
     def __init__(
         self,
-        rules: Iterable[FileRouteRuleLike] = (),
+        rules: Iterable[FileRouteRule] = (),
         *,
         default_rules: bool = True,
         source_root: str | None = None,
@@ -189,7 +175,7 @@ class FileRouter:
         ]
         if default_rules:
             compiled += [
-                _compile_rule(rule, f"default file rule for {name}", None)
+                _compile_rule(rule, f"default file rule for {name}", None, unescape=True)
                 for rule, name in zip(DEFAULT_FILE_ROUTE_RULES, _DEFAULT_RULE_NAMES, strict=True)
             ]
         self._rules = tuple(compiled)
@@ -273,12 +259,14 @@ class _CompiledRule:
         )
 
 
-def _field(rule: FileRouteRuleLike, name: str) -> str:
+def _field(rule: FileRouteRule, name: str) -> str:
     value = getattr(rule, name, None)
     return "" if value is None else str(value)
 
 
-def _compile_rule(rule: FileRouteRuleLike, name: str, source_root: str | None) -> _CompiledRule:
+def _compile_rule(
+    rule: FileRouteRule, name: str, source_root: str | None, *, unescape: bool = False
+) -> _CompiledRule:
     pattern, path = _field(rule, "pattern"), _field(rule, "path")
     schema, table, type_text = _field(rule, "schema"), _field(rule, "table"), _field(rule, "type")
     key, compression = _field(rule, "key"), _field(rule, "compression")
@@ -341,7 +329,7 @@ def _compile_rule(rule: FileRouteRuleLike, name: str, source_root: str | None) -
         type=type_text,
         key=key,
         compression=compression,
-        unescape=bool(getattr(rule, "unescape", False)),
+        unescape=unescape,
     )
 
 

@@ -53,15 +53,15 @@ from typing import Literal
 from airflow_provider_lightning.core.charsets import MysqlCharset
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.encode import quote_identifier
-from airflow_provider_lightning.core.errors import ConfigError, ParseError, TargetError
-from airflow_provider_lightning.core.target import ServerFacts, ServerFlavor, parse_server_version
+from airflow_provider_lightning.core.errors import ConfigError, ParseError
+from airflow_provider_lightning.core.target import ServerFlavor, ServerVersion
 
 __all__ = [
     "SchemaFile",
     "SchemaKind",
     "ServerFlavor",
+    "ServerVersion",
     "SkippedStatement",
-    "ServerInfo",
     "Statement",
     "collation_for_server",
     "definer_clauses",
@@ -131,38 +131,6 @@ class SchemaFile:
     create_sql: bytes
     statements: list[Statement]
     path: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ServerInfo:
-    """The target's kind and version: ``version`` is the product's own (TiDB's ``v7.5.0`` -> (7, 5, 0))."""
-
-    flavor: ServerFlavor
-    version: tuple[int, ...]
-
-    @classmethod
-    def from_version_string(cls, version: str) -> ServerInfo:
-        """Reads ``SELECT VERSION()``: ``10.11.19-MariaDB-0+deb12u1``, ``8.0.36``, ``8.0.11-TiDB-v7.5.0``."""
-        flavor, parts = parse_server_version(version.strip())
-        if not parts:
-            raise TargetError(
-                f"cannot read the server's version from {version!r}: expected what SELECT VERSION() returns, "
-                "such as '8.0.36', '10.11.19-MariaDB' or '8.0.11-TiDB-v7.5.0'"
-            )
-        return cls(flavor, parts)
-
-    @classmethod
-    def from_facts(cls, facts: ServerFacts) -> ServerInfo:
-        return cls(facts.flavor, facts.version_tuple)
-
-    @property
-    def version_number(self) -> int:
-        """The version as executable comments write it: 10.11.19 -> 101119, 8.0.16 -> 80016."""
-        major, minor, patch = (*self.version, 0, 0, 0)[:3]
-        return major * 10000 + minor * 100 + patch
-
-    def __str__(self) -> str:
-        return f"{self.flavor.value} {'.'.join(str(p) for p in self.version)}"
 
 
 # --- splitting ----------------------------------------------------------------------------------------
@@ -786,7 +754,7 @@ def rewrite_create(
     *,
     target_schema: str,
     target_name: str = "",
-    server: ServerInfo,
+    server: ServerVersion,
     source_schema: str | None = None,
     keep_definer: bool = False,
 ) -> list[str]:
@@ -1105,7 +1073,7 @@ def _executable_comment_in_head(comments: Sequence[_ExecutableComment], head: _C
     return any(c.start < head.name_end for c in comments)
 
 
-def _server_runs(comment: _ExecutableComment, server: ServerInfo) -> bool:
+def _server_runs(comment: _ExecutableComment, server: ServerVersion) -> bool:
     """Whether ``server`` runs the content of an executable comment (checked against the servers)."""
     version = comment.version
     if comment.marker == "T!":
@@ -1120,7 +1088,7 @@ def _server_runs(comment: _ExecutableComment, server: ServerInfo) -> bool:
 
 
 def _resolve_executable_comments(
-    sql: bytes, comments: Sequence[_ExecutableComment], server: ServerInfo
+    sql: bytes, comments: Sequence[_ExecutableComment], server: ServerVersion
 ) -> bytes:
     """``sql`` with each executable comment either opened up (the server runs it) or removed."""
     edits: list[tuple[int, int, bytes]] = []
@@ -1157,7 +1125,7 @@ _MYSQL_ONLY_TABLE_OPTIONS = (
 _MYSQL_ONLY_COLUMN_OPTIONS = ("ENGINE_ATTRIBUTE", "SECONDARY_ENGINE_ATTRIBUTE")
 
 
-def _adapt_to_server(sql: bytes, kind: str, server: ServerInfo, origin: _Origin) -> bytes:
+def _adapt_to_server(sql: bytes, kind: str, server: ServerVersion, origin: _Origin) -> bytes:
     tokens = _tokenize(sql, origin).tokens
     edits: list[tuple[int, int, bytes]] = []
     for at, token in enumerate(tokens):
@@ -1252,7 +1220,7 @@ _MARIADB_UCA1400 = re.compile(
 )
 
 
-def collation_for_server(collation: str, server: ServerInfo) -> str:
+def collation_for_server(collation: str, server: ServerVersion) -> str:
     """The collation to use on ``server`` for one written by another server (the same name if it exists).
 
     For MariaDB: ``utf8mb4_[<lang>_]0900_<strength>`` -> ``utf8mb4_uca1400_[<language>_]nopad_<strength>``
