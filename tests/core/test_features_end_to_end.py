@@ -280,8 +280,9 @@ def test_routes_merge_shards_of_several_databases_into_one_table_with_every_row_
     source.mkdir()
     shard_files: list[Path] = []
     next_id = 1
+    shards = f"lt_shard_{uuid.uuid4().hex[:8]}"  # the source databases: {shards}_1 .. {shards}_3
     for shard in range(1, 4):
-        db = f"shard_db_{shard}"
+        db = f"{shards}_{shard}"
         (source / f"{db}-schema-create.sql").write_text(f"CREATE DATABASE `{db}`;\n")
         for part in range(1, 3):
             table = f"orders_{part}"
@@ -295,7 +296,7 @@ def test_routes_merge_shards_of_several_databases_into_one_table_with_every_row_
     config = write_config(
         tmp_path / "tidb-lightning.toml",
         make_database("lt_fti"),
-        f'[[routes]]\nschema-pattern = "shard_db_*"\ntable-pattern = "orders_*"\n'
+        f'[[routes]]\nschema-pattern = "{shards}_*"\ntable-pattern = "orders_*"\n'
         f'target-schema = "{target}"\ntarget-table = "orders"\n',
     )
 
@@ -316,6 +317,6 @@ def test_routes_merge_shards_of_several_databases_into_one_table_with_every_row_
         exists = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s"
         conn = mysql_server.connect()
         with conn.cursor() as cur:
-            cur.execute(exists, (f"shard_db_{shard}",))
+            cur.execute(exists, (f"{shards}_{shard}",))
             assert cur.fetchone()[0] == 0, "a source database whose tables were all routed away was created"
         conn.close()
