@@ -23,6 +23,7 @@ as in Lightning, they override the config file. The target password is never pri
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import logging
@@ -816,7 +817,12 @@ def _run_ctl(args: argparse.Namespace, redact: Redactor) -> int:
     else:
         store = open_store_for(config)
     try:
-        result = run_ctl(action, store, table, target=ctl_target_from_config(config), output=output)
+        target = ctl_target_from_config(config)
+        if client is not None:
+            # An Airflow run imports the table again when its import_table task is Cleared, which does not
+            # run restore_schema: error-destroy must empty the table, not drop it.
+            target = dataclasses.replace(target, keep_table_definitions=True)
+        result = run_ctl(action, store, table, target=target, output=output)
     finally:
         store.close()
         if client is not None:

@@ -509,7 +509,7 @@ class LightningCheckpointCtlOperator(BaseOperator):
     :param import_dag_id: the DAG of the import.
     :param import_run_id: its run.
     :param import_group: the ``lightning_import`` TaskGroup's id in that DAG.
-    :param target_conn_id: the import's target connection (``error-destroy`` drops tables there).
+    :param target_conn_id: the import's target connection (``error-destroy`` empties tables there).
     :param api_conn_id: a connection (type ``http``) to the Airflow API server.
     :param config: the import's configuration (only ``task-info-schema-name`` and ``no-schema`` matter).
     """
@@ -554,7 +554,9 @@ class LightningCheckpointCtlOperator(BaseOperator):
         target = CtlTarget(
             connect=lambda: connect(settings),
             task_info_schema=config.lightning.task_info_schema_name,
-            keep_table_definitions=config.mydumper.no_schema,
+            # Empty, never drop: Clearing the table's import_table task (how the table is imported again
+            # inside Airflow) does not run restore_schema, so a dropped table would stay missing.
+            keep_table_definitions=True,
         )
         client = AirflowApiHook(self.api_conn_id).get_client()
         try:

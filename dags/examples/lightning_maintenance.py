@@ -5,8 +5,9 @@ Use this DAG when that is not what you want:
 
 - ``checkpoint-dump``: list the run's tables, their statuses and progress (in this DAG's task log);
 - ``checkpoint-error-ignore``: clear a table's error state (Clear does this too);
-- ``checkpoint-error-destroy``: drop the partly imported table and forget its checkpoints, so that Clearing
-  its task imports it from scratch;
+- ``checkpoint-error-destroy``: empty the partly imported table (``TRUNCATE``; Lightning's CLI drops it,
+  but Clearing a task does not re-run ``restore_schema``) and forget its checkpoints, so that Clearing its
+  task imports it from scratch;
 - ``checkpoint-remove``: forget the checkpoints of a table (or ``all``), leaving the target as it is.
 
 Needs a connection ``airflow_api`` (type http) to the Airflow API server: host = its base URL,
