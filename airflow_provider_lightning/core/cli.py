@@ -36,7 +36,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
 from rich.box import Box
@@ -50,6 +50,9 @@ from rich.text import Text
 from airflow_provider_lightning import __version__
 from airflow_provider_lightning.core.errors import ConfigError, LightningError, printable
 from airflow_provider_lightning.core.mysql_url import MySQLURL, MySQLURLError, parse_mysql_url, redact_mysql_url
+
+if TYPE_CHECKING:
+    from airflow_provider_lightning.core.config import Config
 
 log = logging.getLogger("airflow_provider_lightning.cli")
 
@@ -219,7 +222,7 @@ def load_cli_config(args: argparse.Namespace, *, need_source: bool = True) -> An
     return config
 
 
-def open_store_for(config: Any) -> Any:
+def open_store_for(config: Config) -> Any:
     """The checkpoint store the config asks for (by default a JSON file per source and target, in
     ``$XDG_STATE_HOME/airflow-provider-lightning/checkpoints``)."""
     from airflow_provider_lightning.core.checkpoints.drivers import open_checkpoint_store

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checkpoints.model import (
     WHOLE_FILE,
@@ -77,7 +78,7 @@ class CtlTarget:
     keep_table_definitions: bool = False
 
 
-def ctl_target_from_config(config: Any) -> CtlTarget:
+def ctl_target_from_config(config: Config) -> CtlTarget:
     """The :class:`CtlTarget` of an import configured by ``config`` (its ``[tidb]`` server)."""
     from airflow_provider_lightning.core.importer.env import connection_settings
     from airflow_provider_lightning.core.target import connect

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checkpoints.model import table_key
 from airflow_provider_lightning.core.config import BackendKind, ConflictStrategy
@@ -60,7 +61,7 @@ class PreparedImport:
             tuple(data.get("warnings", ())),
         )
 
-def connection_settings(config: Any) -> ConnectionSettings:
+def connection_settings(config: Config) -> ConnectionSettings:
     tidb = config.tidb
     security = tidb.security
     tls = tls_from_lightning(
@@ -77,7 +78,7 @@ class ImportEnv:
 
     def __init__(
         self,
-        config: Any,
+        config: Config,
         prepared: PreparedImport | None = None,
         *,
         settings: ConnectionSettings | None = None,
@@ -187,7 +188,7 @@ class ImportEnv:
         )
 
 def prepare(
-    config: Any,
+    config: Config,
     *,
     settings: ConnectionSettings | None = None,
     storage: Storage | None = None,
@@ -236,7 +237,7 @@ def prepare(
     return PreparedImport(facts, session, tuple(warnings))
 
 
-def _written(config: Any, key: str) -> bool:
+def _written(config: Config, key: str) -> bool:
     """Whether the user wrote ``key``: this provider's own defaults apply only to keys left out."""
     written = getattr(config, "written", None)
     return bool(written(key)) if written is not None else False

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
 
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.checkpoints.model import (
     CheckpointStatus,
     TableCheckpoint,
@@ -27,7 +27,7 @@ from airflow_provider_lightning.core.target import ConnectionSettings
 
 
 def check_checkpoints(
-    store: CheckpointStore, source: DataSource, config: Any, *, source_url: str, target: ConnectionSettings
+    store: CheckpointStore, source: DataSource, config: Config, *, source_url: str, target: ConnectionSettings
 ) -> CheckItem:
     """The stored checkpoints belong to this import and can be resumed (Lightning's CHECK_CHECKPOINTS).
 
@@ -42,7 +42,7 @@ def check_checkpoints(
         return passed_item(name, f"no checkpoints in {store.description}: a fresh import")
     problems: list[str] = []
     commands: list[str] = []
-    backend = str(config.tikv_importer.backend)
+    backend = config.tikv_importer.backend.value
     if task is not None:
         differences = []
         if task.source_url != source_url:

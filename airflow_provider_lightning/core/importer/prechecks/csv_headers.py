@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.checkpoints.model import table_key
 from airflow_provider_lightning.core.importer.prechecks.files import DATA_FORMATS, FileProbe
 from airflow_provider_lightning.core.importer.prechecks.report import (
@@ -22,7 +22,7 @@ from airflow_provider_lightning.core.target import ColumnInfo
 
 
 def check_csv_headers(
-    probes: Sequence[FileProbe], catalog: TargetCatalog, config: Any, *, strict_sql_mode: bool = True
+    probes: Sequence[FileProbe], catalog: TargetCatalog, config: Config, *, strict_sql_mode: bool = True
 ) -> list[CheckItem]:
     """CSV headers against the target's columns (``header = true``), or an undeclared header (``false``)."""
     csv = config.mydumper.csv

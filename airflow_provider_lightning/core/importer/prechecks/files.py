@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.encode import render_row
 from airflow_provider_lightning.core.errors import ParseError, SourceError
 from airflow_provider_lightning.core.importer.plan import csv_dialect
@@ -184,7 +185,7 @@ class FileProbe:
 
 
 def probe_data_files(
-    storage: Storage, source: DataSource, config: Any, *, workers: int = 4
+    storage: Storage, source: DataSource, config: Config, *, workers: int = 4
 ) -> list[FileProbe]:
     """Read the first block of every data file (through decompression), a few threads at a time.
 
@@ -277,7 +278,7 @@ def check_files_readable(probes: Sequence[FileProbe]) -> CheckItem:
 
 
 def check_large_files(
-    source: DataSource, config: Any, *, threshold: int = LARGE_FILE_THRESHOLD
+    source: DataSource, config: Config, *, threshold: int = LARGE_FILE_THRESHOLD
 ) -> list[CheckItem]:
     """Large files that cannot be split (Lightning's CHECK_LARGE_DATA_FILES), and ``strict-format`` sense.
 

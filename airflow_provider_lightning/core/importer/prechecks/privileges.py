@@ -15,6 +15,7 @@ from typing import Any
 
 import pymysql
 
+from airflow_provider_lightning.core.config import BackendKind, Config, ConflictStrategy, KeepAfterSuccess
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errors import LightningError
 from airflow_provider_lightning.core.importer.prechecks.report import (
@@ -312,13 +313,13 @@ def current_user(conn: Any) -> str:
         return _text(cur.fetchone()[0])
 
 
-def privilege_needs(config: Any, source: DataSource, settings: ConnectionSettings) -> list[PrivilegeNeed]:
+def privilege_needs(config: Config, source: DataSource, settings: ConnectionSettings) -> list[PrivilegeNeed]:
     """Every privilege the import (and ``lightning ctl``) will use, on which database or table, and why."""
     needs: list[PrivilegeNeed] = []
     add = needs.append
     no_schema = config.mydumper.no_schema
-    strategy = str(config.conflict.strategy)
-    backend = str(config.tikv_importer.backend)
+    strategy = config.conflict.strategy
+    backend = config.tikv_importer.backend
     if not no_schema:
         for db in source.databases:
             add(
@@ -338,7 +339,7 @@ def privilege_needs(config: Any, source: DataSource, settings: ConnectionSetting
                 "SELECT", s, t, CRITICAL, "the empty-table check, the checksum and ANALYZE read the table"
             )
         )
-        if strategy == "replace":
+        if strategy is ConflictStrategy.REPLACE:
             add(
                 PrivilegeNeed(
                     "DELETE",
@@ -348,7 +349,7 @@ def privilege_needs(config: Any, source: DataSource, settings: ConnectionSetting
                     "[conflict] strategy = replace writes with REPLACE, which deletes what it replaces",
                 )
             )
-        if backend == "local":
+        if backend is BackendKind.LOCAL:
             add(
                 PrivilegeNeed(
                     "ALTER", s, t, CRITICAL, "the physical backend rebases AUTO_INCREMENT with ALTER TABLE"
@@ -405,8 +406,8 @@ def privilege_needs(config: Any, source: DataSource, settings: ConnectionSetting
                     privilege, cp, None, CRITICAL, "the mysql checkpoint driver keeps its tables there"
                 )
             )
-        keep = str(checkpoint.keep_after_success)
-        if keep == "remove":
+        keep = checkpoint.keep_after_success
+        if keep is KeepAfterSuccess.REMOVE:
             add(
                 PrivilegeNeed(
                     "DROP",
@@ -416,7 +417,7 @@ def privilege_needs(config: Any, source: DataSource, settings: ConnectionSetting
                     "keep-after-success = remove drops the checkpoint schema after a successful import",
                 )
             )
-        elif keep == "rename":
+        elif keep is KeepAfterSuccess.RENAME:
             for privilege in ("ALTER", "DROP"):
                 add(
                     PrivilegeNeed(
@@ -454,7 +455,7 @@ def _same_server(dsn: str, settings: ConnectionSettings) -> bool:
 
 
 def check_privileges(
-    conn: Any, config: Any, source: DataSource, facts: ServerFacts, settings: ConnectionSettings
+    conn: Any, config: Config, source: DataSource, facts: ServerFacts, settings: ConnectionSettings
 ) -> list[CheckItem]:
     """The user may do what the import will do: ``SHOW GRANTS`` against :func:`privilege_needs`.
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pymysql
 
+from airflow_provider_lightning.core.config import BackendKind, Config
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
 from airflow_provider_lightning.core.errors import LightningError, PrecheckFailed
 from airflow_provider_lightning.core.importer.env import ImportEnv
@@ -62,7 +63,7 @@ from airflow_provider_lightning.core.target import mysql_message
 log = logging.getLogger(__name__)
 
 
-def _scan_workers(config: Any) -> int:
+def _scan_workers(config: Config) -> int:
     """Threads for reading the source: bounded, like restore_schema's (I/O bound on S3)."""
     return min(32, max(4, 2 * config.lightning.region_concurrency))
 
@@ -219,7 +220,7 @@ REGISTRY: tuple[RegisteredCheck, ...] = (
         "sorted-kv-dir",
         CRITICAL,
         lambda c: check_sorted_kv_dir(c.config, c.source, c.env.storage.url),
-        applies=lambda c: str(c.config.tikv_importer.backend) == "local",
+        applies=lambda c: c.config.tikv_importer.backend is BackendKind.LOCAL,
     ),
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errors import LightningError, ParseError, SourceError
 from airflow_provider_lightning.core.importer.plan import csv_dialect
@@ -36,7 +37,7 @@ MAX_PACKET_LIMIT = 1024**3
 def check_row_sizes(
     storage: Storage,
     source: DataSource,
-    config: Any,
+    config: Config,
     max_allowed_packet: int,
     catalog: TargetCatalog | None = None,
     *,

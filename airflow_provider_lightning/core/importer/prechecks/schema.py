@@ -9,6 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.encode import qualified_name
 from airflow_provider_lightning.core.errors import LightningError, SourceError
 from airflow_provider_lightning.core.importer.prechecks.privileges import (
@@ -42,7 +43,7 @@ from airflow_provider_lightning.core.storage import (
 from airflow_provider_lightning.core.target import ServerFacts
 
 
-def check_existing_objects(catalog: TargetCatalog, source: DataSource, config: Any) -> CheckItem:
+def check_existing_objects(catalog: TargetCatalog, source: DataSource, config: Config) -> CheckItem:
     """No object of the target is of another kind than the dump's object of that name.
 
     ``restore_schema`` never drops or replaces what it did not create: a view in the dump where the target
@@ -108,7 +109,7 @@ def _schema_jobs(source: DataSource) -> list[tuple[SourceFile, str]]:
 
 
 def check_schema_statements(
-    storage: Storage, source: DataSource, config: Any, *, workers: int = 4
+    storage: Storage, source: DataSource, config: Config, *, workers: int = 4
 ) -> CheckItem:
     """Lists what schema files hold besides their CREATE: ``restore_schema`` does not run it.
 
@@ -151,7 +152,7 @@ def check_schema_statements(
 
 
 def check_definers(
-    conn: Any, storage: Storage, source: DataSource, config: Any, facts: ServerFacts
+    conn: Any, storage: Storage, source: DataSource, config: Config, facts: ServerFacts
 ) -> CheckItem:
     """With ``mydumper.keep-definer``: the importing user may create views for the dump's definers."""
     name = "definers"
@@ -197,7 +198,7 @@ def _same_account(a: str, b: str) -> bool:
     return user_a == user_b and host_a.lower() == host_b.lower()
 
 
-def check_schema_files(storage: Storage, source: DataSource, config: Any, *, workers: int = 4) -> CheckItem:
+def check_schema_files(storage: Storage, source: DataSource, config: Config, *, workers: int = 4) -> CheckItem:
     """Every schema file parses (reports each broken one with its offset and line, not only the first)."""
     name = "schema files"
     jobs = _schema_jobs(source)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.importer.prechecks.report import (
     CRITICAL,
     WARNING,
@@ -19,7 +19,7 @@ from airflow_provider_lightning.core.mydump.loader import DataSource
 from airflow_provider_lightning.core.storage import Compression
 
 
-def check_sorted_kv_dir(config: Any, source: DataSource, source_url: str) -> list[CheckItem]:
+def check_sorted_kv_dir(config: Config, source: DataSource, source_url: str) -> list[CheckItem]:
     """For the physical backend: free space in ``sorted-kv-dir`` (Lightning's CHECK_LOCAL_TEMP_KV_DIR) and
     whether it shares a disk with a local source (CHECK_LOCAL_DISK_PLACEMENT)."""
     directory = Path(config.tikv_importer.sorted_kv_dir).expanduser()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pymysql
 
+from airflow_provider_lightning.core.config import Config, ConflictStrategy
 from airflow_provider_lightning.core.checkpoints.model import table_key
 from airflow_provider_lightning.core.encode import qualified_name
 from airflow_provider_lightning.core.errors import LightningError
@@ -55,7 +56,7 @@ def check_target_reachable(env: ImportEnv) -> list[CheckItem]:
     return [passed_item(name, f"{env.settings.address} as {user}: {facts.flavor.value} {facts.version}")]
 
 
-def check_server_version(facts: ServerFacts, config: Any) -> CheckItem:
+def check_server_version(facts: ServerFacts, config: Config) -> CheckItem:
     """Refuse servers that cannot hold the tables the import itself creates; warn on very old ones.
 
     The reasons are concrete: the task-info tables (error records, progress markers) use
@@ -157,7 +158,7 @@ class TargetCatalog:
         return self._transactional.get(engine.lower()) if engine else None
 
 
-def check_tables_exist(source: DataSource, catalog: TargetCatalog, config: Any) -> CheckItem:
+def check_tables_exist(source: DataSource, catalog: TargetCatalog, config: Config) -> CheckItem:
     """Every table with data files exists in the target, or has a schema file the import creates it from."""
     name = "data files have tables"
     missing, views = [], []
@@ -197,7 +198,7 @@ def check_tables_exist(source: DataSource, catalog: TargetCatalog, config: Any) 
 
 
 def check_tables_empty(
-    conn: Any, source: DataSource, catalog: TargetCatalog, config: Any, resuming: set[str]
+    conn: Any, source: DataSource, catalog: TargetCatalog, config: Config, resuming: set[str]
 ) -> CheckItem:
     """Target tables that will receive rows are empty (Lightning's CHECK_TARGET_TABLE_EMPTY).
 
@@ -224,11 +225,12 @@ def check_tables_empty(
             f"the target tables that receive rows are empty ({checked} checked"
             + (f", {len(resuming)} resuming)" if resuming else ")"),
         )
-    strategy = str(config.conflict.strategy)
-    merging = strategy in ("replace", "ignore") or config.tikv_importer.parallel_import
+    strategy = config.conflict.strategy
+    replacing = strategy in (ConflictStrategy.REPLACE, ConflictStrategy.IGNORE)
+    merging = replacing or config.tikv_importer.parallel_import
     what = f"{listing(non_empty)} already hold rows"
     if merging:
-        how = f"[conflict] strategy = {strategy}" if strategy in ("replace", "ignore") else "parallel-import"
+        how = f"[conflict] strategy = {strategy.value}" if replacing else "parallel-import"
         return CheckItem(
             name,
             WARNING,
