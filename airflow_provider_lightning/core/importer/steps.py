@@ -69,7 +69,7 @@ from airflow_provider_lightning.core.importer.table import (
 )
 from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE
 from airflow_provider_lightning.core.mydump.loader import TableSource
-from airflow_provider_lightning.core.mydump.router import SourceType
+from airflow_provider_lightning.core.mydump.formats import data_format
 from airflow_provider_lightning.core.mydump.schema import parse_schema_file, rewrite_create
 from airflow_provider_lightning.core.storage import (
     MAX_SCHEMA_FILE_SIZE,
@@ -632,7 +632,7 @@ def _checksum_before(env: ImportEnv, target: TableInfo) -> RowChecksum:
 def _bytes_done(chunk) -> int:
     if chunk.finished:
         return chunk.file_size if chunk.end_offset < 0 else chunk.end_offset - chunk.offset
-    if chunk.compression != Compression.NONE or chunk.type == SourceType.PARQUET:
+    if chunk.compression != Compression.NONE or not data_format(chunk.type, chunk.path).positions_are_offsets:
         return 0  # positions there are not source bytes (decompressed bytes, row numbers)
     return chunk.pos - chunk.offset
 

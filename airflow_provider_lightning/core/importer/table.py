@@ -33,12 +33,13 @@ from airflow_provider_lightning.core.errormanager import ErrorManager
 from airflow_provider_lightning.core.errors import ParseError, SourceError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.importer.progress import ImportProgress
-from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE, CsvDialect, CsvParser
-from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
-from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, charset_before, decode_row
+from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE, CsvDialect
+from airflow_provider_lightning.core.mydump.formats import ParserOptions
+from airflow_provider_lightning.core.mydump.formats import data_format as data_file_format
+from airflow_provider_lightning.core.mydump.parser import ChunkSource, RowEncoding, RowParser
+from airflow_provider_lightning.core.mydump.sql_parser import decode_row
 from airflow_provider_lightning.core.mydump.values import Value
-from airflow_provider_lightning.core.storage import Compression, LocalStorage, Storage, open_source_file
+from airflow_provider_lightning.core.storage import Compression, Storage
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,16 @@ class ChunkOptions:
     # buffering a giant (or unterminated) literal up to their own, larger limit.
     max_row_size: int = DEFAULT_MAX_ROW_SIZE
     max_row_size_source: str = ""
+
+    def parser_options(self) -> ParserOptions:
+        return ParserOptions(
+            read_block_size=self.read_block_size,
+            dialect=self.dialect,
+            header_schema_match=self.header_schema_match,
+            data_character_set=self.data_character_set,
+            max_row_size=self.max_row_size,
+            max_row_size_source=self.max_row_size_source,
+        )
 
 
 class CheckpointSaver:
@@ -302,61 +313,48 @@ class _ChunkRun:
         end = None if chunk.end_offset == WHOLE_FILE else chunk.end_offset
         if end is not None and chunk.pos >= end:
             return self._finish(chunk.pos)
+        data_format = data_file_format(chunk.type, chunk.path)
+        source = ChunkSource(
+            storage=self.table.storage,
+            path=chunk.path,
+            compression=Compression(chunk.compression),
+            pos=chunk.pos,
+            end=end,
+            file_size=chunk.file_size,
+            columns=chunk.columns,
+            statement=chunk.statement,
+        )
         # Parsing the next batch overlaps with the server executing the previous one.
         self._sender = _Sender(self._commit, name=f"send-{chunk.path}")
-        if chunk.type == SourceType.PARQUET:
-            try:
-                self._run_parquet()
-            finally:
-                self._sender.close()
-            return self.chunk
         try:
-            with open_source_file(
-                self.table.storage,
-                chunk.path,
-                Compression(chunk.compression),
-                chunk.pos,
-                block_size=self.options.read_block_size,
-            ) as stream:
-                if chunk.type == SourceType.SQL:
-                    self._run_sql(stream, end)
-                elif chunk.type == SourceType.CSV:
-                    self._run_csv(stream, end)
+            with data_format.open(source, self.options.parser_options()) as parser:
+                self._position_scale = parser.bytes_per_position
+                if parser.encoding is RowEncoding.SQL_LITERAL:
+                    self._send_literals(parser)
                 else:
-                    raise SourceError(chunk.path, f"data files of type {SourceType(chunk.type).name} cannot be imported")
+                    self._send_values(parser)
         finally:
             # Batches parsed before a failure are still committed: they are good rows.
             self._sender.close()
         return self.chunk
 
-    # -- formats -------------------------------------------------------------------------------------
+    # -- rows ----------------------------------------------------------------------------------------
 
-    def _run_sql(self, stream: Any, end: int | None) -> None:
+    def _send_literals(self, parser: RowParser) -> None:
+        """Batch rows that arrive as SQL value lists, sent as they are; the column list, statement kind
+        and charset may change between rows (an SQL file's next INSERT, SET NAMES): a change starts a
+        new batch, since a batch is one statement in one charset."""
         chunk = self.chunk
-        parser = SqlParser(
-            stream,
-            path=chunk.path,
-            start_offset=chunk.pos,
-            end_offset=end,
-            columns=list(chunk.columns) if chunk.columns is not None else None,
-            statement=chunk.statement,
-            block_size=self.options.read_block_size,
-            charset=self._charset_at(chunk.pos),
-            max_row_size=self.options.max_row_size,
-            max_row_size_source=self.options.max_row_size_source,
-        )
         limits = self.options.limits
-        last_end = chunk.pos
+        last_end = parser.pos
         # The column list and statement kind the current batch was started under: a resume at a batch's
         # end continues inside that statement, so they are saved with its progress.
         columns = chunk.columns
         statement = chunk.statement
-        # The file's own SET NAMES decides how its strings are read; data-character-set only when it
-        # sets none. A batch is sent in one charset: a change starts a new batch.
-        declared = parser.charset
-        self._batch_charset = self._sql_charset(declared)
-        multibyte = _backslash_unsafe(self._batch_charset)
-        hasher = self._use_columns(columns, source_charset=self._batch_charset)
+        charset = parser.charset
+        self._batch_charset = charset
+        multibyte = _backslash_unsafe(charset)
+        hasher = self._use_columns(columns, source_charset=charset)
 
         def flush(batch: RowBatch, end_pos: int, *, finished: bool = False) -> RowBatch:
             if hasher is not None:
@@ -366,15 +364,15 @@ class _ChunkRun:
 
         batch = self._new_batch()
         try:
-            for raw, row_end in parser.iter_raw_rows():
-                now = tuple(parser.columns) if parser.columns is not None else None
-                if now != columns or parser.charset != declared:
+            for raw, row_end in parser.rows():
+                now = parser.columns
+                if now != columns or parser.charset != charset:
                     batch = flush(batch, last_end)
                     columns = now
-                    declared = parser.charset
-                    self._batch_charset = batch.charset = self._sql_charset(declared)
-                    multibyte = _backslash_unsafe(self._batch_charset)
-                    hasher = self._use_columns(columns, source_charset=self._batch_charset)
+                    charset = parser.charset
+                    self._batch_charset = batch.charset = charset
+                    multibyte = _backslash_unsafe(charset)
+                    hasher = self._use_columns(columns, source_charset=charset)
                 statement = parser.statement
                 if multibyte is not None and (at := backslash_trail(multibyte, raw)) is not None:
                     raise SourceError(
@@ -393,80 +391,21 @@ class _ChunkRun:
             raise
         flush(batch, last_end, finished=True)
 
-    def _sql_charset(self, declared: str | None) -> str | None:
-        """The session charset for rows a file declared ``declared`` for (None: binary, bytes as they are)."""
-        charset = declared if declared is not None else self.options.data_character_set
-        return None if charset == "binary" else charset
-
-    def _charset_at(self, pos: int) -> str | None:
-        """The charset an SQL file has set before ``pos``: a chunk resumed mid-file reads the file's head."""
-        if pos == 0:
-            return None
-        chunk = self.chunk
-        return charset_before(
-            lambda: open_source_file(
-                self.table.storage, chunk.path, Compression(chunk.compression), 0,
-                block_size=self.options.read_block_size,
-            ),
-            pos,
-            path=chunk.path,
-            block_size=self.options.read_block_size,
-        )
-
-    def _run_csv(self, stream: Any, end: int | None) -> None:
-        chunk = self.chunk
-        dialect = self.options.dialect
-        read_header = dialect.header and chunk.pos == 0 and chunk.columns is None
-        parser = CsvParser(
-            stream,
-            dialect,
-            path=chunk.path,
-            start_offset=chunk.pos,
-            end_offset=end,
-            read_header=read_header,
-            block_size=self.options.read_block_size,
-            max_row_size=self.options.max_row_size,
-            max_row_size_source=self.options.max_row_size_source,
-        )
-        names: list[str] | None = list(chunk.columns) if chunk.columns is not None else None
-        if read_header:
-            header = parser.read_header()
-            names = header if header is not None else None
-        file_columns = names if self.options.header_schema_match else None
-        # The column list the rows are written to: a resume past the header needs it (None: every column).
-        saved = tuple(file_columns) if file_columns is not None else None
-        charset = self.options.data_character_set
-        hasher = self._use_columns(file_columns, source_charset=charset)
+    def _send_values(self, parser: RowParser) -> None:
+        """Batch rows that arrive as values into INSERTs of the parser's columns."""
+        charset = parser.charset
+        hasher = self._use_columns(parser.columns, source_charset=charset)
         # Converted charsets travel as UTF-8 (converted here, as Lightning does, for the text columns
         # only: a BLOB keeps its bytes, as LOAD DATA ... CHARACTER SET keeps them); utf8mb4 and ascii go
         # as they are on a session that says so; binary on the binary session.
-        self._batch_charset = (
-            None if charset == "binary" else "utf8mb4" if charset in _CONVERTED_CHARSETS else charset
-        )
-        convert = _charset_converter(charset, self.options.data_invalid_char_replace)
+        self._batch_charset = "utf8mb4" if charset in _CONVERTED_CHARSETS else charset
+        convert = _charset_converter(charset, self.options.data_invalid_char_replace) if charset else None
         converters = None
         if convert is not None:
             converters = [convert if c.charset and c.charset != "binary" else None for c in self.columns]
-        self._send_values(
-            parser.iter_rows(), parser.data_start if read_header else chunk.pos, saved, hasher, converters
-        )
+        self._send_value_rows(parser.rows(), parser.pos, parser.columns, hasher, converters)
 
-    def _run_parquet(self) -> None:
-        chunk = self.chunk
-        storage = self.table.storage
-        if isinstance(storage, LocalStorage):
-            source: Any = storage.open_raw(chunk.path)
-        else:
-            source = RangeFile(lambda start, end: storage.read_range(chunk.path, start, end), chunk.file_size)
-        with source:
-            parser = ParquetParser(source, path=chunk.path, start_row=chunk.pos)
-            # Positions are row numbers: progress in bytes is the file's share per row.
-            self._position_scale = chunk.file_size / parser.row_count if parser.row_count else 0.0
-            names = tuple(parser.columns)
-            hasher = self._use_columns(names)
-            self._send_values(parser.iter_rows(), chunk.pos, names, hasher)
-
-    def _send_values(
+    def _send_value_rows(
         self,
         rows: Iterator[tuple[Sequence[Value], int]],
         start: int,
