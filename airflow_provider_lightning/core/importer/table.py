@@ -17,10 +17,10 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
-from airflow_provider_lightning.core.backend import ChunkProgress, RowBatch
-from airflow_provider_lightning.core.backend.logical import LogicalBackend, ReplaceProbe
+from airflow_provider_lightning.core.backend import Backend, ChunkProgress, EngineRef, RowBatch
 from airflow_provider_lightning.core.checkpoints.model import (
     WHOLE_FILE,
+    CheckpointStatus,
     ChunkCheckpoint,
     TableCheckpoint,
 )
@@ -37,7 +37,6 @@ from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SI
 from airflow_provider_lightning.core.mydump.formats import ParserOptions
 from airflow_provider_lightning.core.mydump.formats import data_format as data_file_format
 from airflow_provider_lightning.core.mydump.parser import ChunkSource, RowEncoding, RowParser
-from airflow_provider_lightning.core.mydump.sql_parser import decode_row
 from airflow_provider_lightning.core.mydump.values import Value
 from airflow_provider_lightning.core.storage import Compression, Storage
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
@@ -169,7 +168,13 @@ def reconcile_with_markers(checkpoint: TableCheckpoint, markers: dict[str, Chunk
 
 
 class TableImporter:
-    """Runs the chunks of one table through a backend."""
+    """Runs the chunks of one table through a backend's engines, and the engines through their lifecycle.
+
+    Engines below Closed are opened and their unfinished chunks written (all chunks of the table share
+    one pool); each is then flushed and closed (its checkpoint: Closed), and every engine below Imported
+    is imported (Imported) and cleaned up. An engine found Closed is imported as the backend kept it,
+    without reading its files again.
+    """
 
     def __init__(
         self,
@@ -177,40 +182,49 @@ class TableImporter:
         checkpoint: TableCheckpoint,
         target: TableInfo,
         storage: Storage,
-        backend: LogicalBackend,
+        backend: Backend,
+        store: CheckpointStore,
         errors: ErrorManager,
         saver: CheckpointSaver,
         options: ChunkOptions,
         progress: ImportProgress,
         concurrency: int,
-        probe_factory: Callable[[Sequence[ColumnInfo]], ReplaceProbe | None] | None = None,
+        connect: Callable[[], Any],
     ) -> None:
         self.checkpoint = checkpoint
         self.target = target
         self.storage = storage
         self.backend = backend
+        self.store = store
         self.errors = errors
         self.saver = saver
         self.options = options
         self.progress = progress
         self.concurrency = max(1, concurrency)
         self.failpoints = TableFailpoints(checkpoint.name)
-        self._probe_factory = probe_factory
+        self._connect = connect  # a data connection to the target, for the error records
         self._lock = threading.Lock()
         # Set when a chunk fails: the other chunks stop after their current batch instead of running on.
         self.stopping = threading.Event()
+        #: The status the step under way leads to: what a failure is recorded as (divided by 10).
+        self.step = CheckpointStatus.ALL_WRITTEN
+        self._engines: dict[int, EngineRef] = {}
 
     def run(self) -> TableCheckpoint:
-        """Import every unfinished chunk; return the table checkpoint with all chunks finished."""
-        todo = [(e.id, c) for e in self.checkpoint.engines for c in e.chunks if not c.finished]
-        # Where each chunk starts may come from the target's markers (reconcile_with_markers) and be
-        # further than the store knows — up to finished, for a chunk whose last batch was committed just
-        # before a crash. The store is what the checksum and later runs read: bring it up to date.
-        for engine in self.checkpoint.engines:
+        """Write, close, import and clean up every engine not yet imported; return the table checkpoint
+        with all chunks finished and all engines Imported."""
+        name = self.checkpoint.name
+        to_write = [e for e in self.checkpoint.engines if e.status < CheckpointStatus.CLOSED]
+        todo = [(e.id, c) for e in to_write for c in e.chunks if not c.finished]
+        # Where each chunk starts may come from the backend's committed progress (reconcile_with_markers)
+        # and be further than the store knows — up to finished, for a chunk whose last batch was committed
+        # just before a crash. The store is what the checksum and later runs read: bring it up to date.
+        for engine in to_write:
             for chunk in engine.chunks:
                 if chunk.finished or chunk.pos != chunk.offset or chunk.rows:
                     self.saver.queue(engine.id, chunk)
         self.saver.flush()
+        self._engines = {e.id: self.backend.open_engine(name, e.id) for e in to_write}
         results: dict[str, ChunkCheckpoint] = {}
         if todo:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="chunk") as pool:
@@ -229,7 +243,28 @@ class TableImporter:
                 if chunk.key in results:
                     checkpoint = checkpoint.with_chunk(engine.id, results[chunk.key])
         self.checkpoint = checkpoint
-        return checkpoint
+        # Every chunk's progress is in the store (flushed above) before its engine is recorded Closed.
+        self.step = CheckpointStatus.CLOSED
+        for engine in to_write:
+            ref = self._engines[engine.id]
+            self.backend.flush_engine(ref)
+            self.backend.close_engine(ref)
+            self._engine_reached(engine.id, CheckpointStatus.CLOSED)
+        self.step = CheckpointStatus.IMPORTED
+        for engine in self.checkpoint.engines:
+            if engine.status >= CheckpointStatus.IMPORTED:
+                continue
+            # An engine Closed by an earlier run is imported without being opened again (Lightning's
+            # UnsafeCloseEngine): its ref is the same UUID in every process.
+            ref = self._engines.get(engine.id) or EngineRef(name, engine.id)
+            self.backend.import_engine(ref)
+            self._engine_reached(engine.id, CheckpointStatus.IMPORTED)
+            self.backend.cleanup_engine(ref)
+        return self.checkpoint
+
+    def _engine_reached(self, engine_id: int, status: CheckpointStatus) -> None:
+        self.store.update_status(self.checkpoint.name, status, engine_id=engine_id)
+        self.checkpoint = self.checkpoint.with_engine_status(engine_id, status)
 
     # -- one chunk -----------------------------------------------------------------------------------
 
@@ -241,7 +276,7 @@ class TableImporter:
             return runner.chunk
         except ParseError as exc:
             self.stopping.set()
-            conn = self.backend.connect()
+            conn = self._connect()
             try:
                 self.errors.record_syntax_error(
                     conn, self.checkpoint.name, chunk.path, exc.offset or 0, exc.reason, exc.excerpt
@@ -462,14 +497,8 @@ class _ChunkRun:
         key = tuple(names) if names is not None else None
         self.columns = self.table.columns_for(names, self.chunk.path)
         if key not in self._writers:
-            probe = self.table._probe_factory(self.columns) if self.table._probe_factory else None
-            engine = self.table.backend.open_engine(self.table.checkpoint.name, self.engine_id)
             self._writers[key] = self.table.backend.local_writer(
-                engine,
-                (self.table.target.schema, self.table.target.name),
-                [c.name for c in self.columns],
-                probe=probe,
-                decode_row=decode_row,
+                self.table._engines[self.engine_id], self.table.target, self.columns
             )
         self._writer = self._writers[key]
         if self.options.checksum and (key, source_charset) not in self._hashers:
