@@ -21,7 +21,7 @@ from airflow_provider_lightning.core.backend import Backend
 from airflow_provider_lightning.core.backend.logical import LogicalBackend
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.config import Backend as BackendKind
-from airflow_provider_lightning.core.config import Config
+from airflow_provider_lightning.core.config import Config, ConflictStrategy
 from airflow_provider_lightning.core.errormanager import ErrorManager
 from airflow_provider_lightning.core.errors import LightningError
 from airflow_provider_lightning.core.target import ConnectionSettings
@@ -55,9 +55,11 @@ BackendFactory = Callable[[BackendContext], Backend]
 def _logical(context: BackendContext) -> Backend:
     if context.errors is None:
         raise ValueError("the logical backend needs the import's error manager")
+    strategy = context.config.conflict.strategy
     return LogicalBackend(
         context.settings,
-        strategy=str(context.config.conflict.strategy) or "error",
+        # "" (no detection) only exists for the physical backend: the logical one stops on a duplicate.
+        strategy=(strategy if strategy is not ConflictStrategy.NONE else ConflictStrategy.ERROR).value,
         session_sql=context.session_sql,
         errors=context.errors,
         markers=context.markers,

@@ -24,6 +24,7 @@ from airflow_provider_lightning.core.checkpoints.model import (
     fingerprint_of,
     table_key,
 )
+from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect
 from airflow_provider_lightning.core.mydump.formats import DATA_FORMATS, SplitOptions
 from airflow_provider_lightning.core.mydump.loader import SourceFile, TableSource
@@ -31,7 +32,7 @@ from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.storage import Compression, Storage
 
 
-def plan_options(config: Any) -> dict[str, Any]:
+def plan_options(config: Config) -> dict[str, Any]:
     """The options a plan depends on (part of every table's fingerprint)."""
     csv = config.mydumper.csv
     return {
@@ -53,7 +54,7 @@ def plan_options(config: Any) -> dict[str, Any]:
     }
 
 
-def csv_dialect(config: Any) -> CsvDialect:
+def csv_dialect(config: Config) -> CsvDialect:
     csv = config.mydumper.csv
     return CsvDialect(
         separator=csv.separator.encode(),
@@ -76,7 +77,7 @@ def table_fingerprint(table: TableSource, options: dict[str, Any]) -> str:
     return fingerprint_of(table_key(table.schema, table.name), files, options)
 
 
-def plan_table(table: TableSource, storage: Storage, config: Any) -> TableCheckpoint:
+def plan_table(table: TableSource, storage: Storage, config: Config) -> TableCheckpoint:
     """A fresh checkpoint for ``table``: every chunk Loaded at its start offset."""
     options = plan_options(config)
     chunks: list[ChunkCheckpoint] = []
@@ -91,7 +92,7 @@ def plan_table(table: TableSource, storage: Storage, config: Any) -> TableCheckp
     )
 
 
-def _file_chunks(file: SourceFile, storage: Storage, config: Any) -> list[ChunkCheckpoint]:
+def _file_chunks(file: SourceFile, storage: Storage, config: Config) -> list[ChunkCheckpoint]:
     def chunk(offset: int, end: int, columns: tuple[str, ...] | None = None) -> ChunkCheckpoint:
         return ChunkCheckpoint(
             path=file.path,
