@@ -1,5 +1,7 @@
 """The Backend interface, after Lightning's: engines that rows are written into, then imported.
 
+Backends are looked up by ``tikv-importer.backend`` in :mod:`.registry` (``open_backend``).
+
 An engine is one table's (or one part of one table's) rows on their way to the target, identified by a
 UUID derived from the table and engine id — the same in every process and on every retry. It moves
 Opened -> Closed -> Imported -> Cleaned. The logical backend writes through SQL as rows arrive, so for
@@ -11,11 +13,12 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from airflow_provider_lightning.core.checksum import RowChecksum
+from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
 
 _ENGINE_NAMESPACE = uuid.UUID("1c1f0f7e-8a5e-4a43-9f2b-6c1a4e2f7d10")
 
@@ -107,6 +110,8 @@ class BatchResult:
 
 
 class EngineWriter(Protocol):
+    """Writes the batches of one chunk worker into an engine (Lightning's ``EngineWriter``)."""
+
     def write_batch(self, batch: RowBatch, before: ChunkProgress, *, end_pos: int, finished: bool) -> BatchResult:
         """Write the rows and commit them together with the chunk's progress, atomically.
 
@@ -118,16 +123,56 @@ class EngineWriter(Protocol):
 
 
 class Backend(Protocol):
+    """Where rows go: Lightning's ``backend.Backend``, as ``import_table`` drives it.
+
+    For one table, with ``engines`` its engine checkpoints::
+
+        before_import(target)
+        progress = committed_progress(table)            # reconciled with the chunk checkpoints
+        for each engine below Closed:
+            ref = open_engine(table, engine.id)
+            for each unfinished chunk: local_writer(ref, target, columns).write_batch(...)
+            flush_engine(ref); close_engine(ref)       # the engine checkpoint becomes Closed (90)
+        for each engine below Imported:
+            import_engine(ref)                         # ... Imported (120)
+            cleanup_engine(ref)
+        after_import(target, error)                    # always, also after a failure
+        close()
+
+    An engine found Closed in its checkpoint is not written again: it is imported as the backend left
+    it, so whatever the backend keeps for a closed engine (files, a sorted KV store) must outlive the
+    process. ``import_engine`` and ``cleanup_engine`` may run again for the same engine after a crash.
+    """
+
+    def before_import(self, target: TableInfo) -> None:
+        """Before the table's first engine is opened (also when resuming): e.g. switch the target into an
+        import mode, which ``after_import`` restores."""
+        ...
+
+    def committed_progress(self, table: str) -> Mapping[str, ChunkProgress] | None:
+        """Chunk progress the backend committed together with the rows, by chunk key, which may be ahead of
+        the checkpoint store; None when it keeps none: then every batch's progress must reach the store
+        before the next batch is written."""
+        ...
+
     def open_engine(self, table: str, engine_id: int) -> EngineRef: ...
 
-    def local_writer(self, engine: EngineRef, columns: Sequence[str]) -> EngineWriter: ...
+    def local_writer(self, engine: EngineRef, target: TableInfo, columns: Sequence[ColumnInfo]) -> EngineWriter:
+        """A writer for one chunk worker: rows of ``target`` carrying ``columns``, in that order."""
+        ...
 
-    def flush_engine(self, engine: EngineRef) -> None: ...
+    def flush_engine(self, engine: EngineRef) -> None:
+        """Make what was written to the engine durable (a kill afterwards loses nothing written)."""
+        ...
 
     def close_engine(self, engine: EngineRef) -> None: ...
 
     def import_engine(self, engine: EngineRef) -> None: ...
 
     def cleanup_engine(self, engine: EngineRef) -> None: ...
+
+    def after_import(self, target: TableInfo, error: BaseException | None) -> None:
+        """After the table's engines are imported, or when the import failed (``error``)."""
+        ...
 
     def close(self) -> None: ...

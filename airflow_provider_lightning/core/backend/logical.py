@@ -47,13 +47,14 @@ from airflow_provider_lightning.core.backend import (
 )
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
-from airflow_provider_lightning.core.checksum import RowChecksum
+from airflow_provider_lightning.core.checksum import RowChecksum, row_hash_sql
 from airflow_provider_lightning.core.encode import quote_identifier, render_value
 from airflow_provider_lightning.core.errormanager import ErrorManager, RowError, TooManyErrors
 from airflow_provider_lightning.core.errors import LightningError, TargetError, connection_lost
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.mydump.values import Value
-from airflow_provider_lightning.core.target import ConnectionSettings, connect, mysql_message
+from airflow_provider_lightning.core.mydump.sql_parser import decode_row
+from airflow_provider_lightning.core.target import ColumnInfo, ConnectionSettings, TableInfo, connect, mysql_message
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,22 @@ class ReplaceProbe:
     row_text_sql: str
 
 
+def replace_probe(target: TableInfo, columns: Sequence[ColumnInfo]) -> ReplaceProbe | None:
+    """How ``replace`` finds the rows of ``target`` that a row of ``columns`` takes away (None: no unique key
+    is among the columns)."""
+    names = [c.name.lower() for c in columns]
+    keys = []
+    for key in ((target.primary_key,) if target.primary_key else ()) + target.unique_keys:
+        if all(k.lower() in names for k in key):
+            keys.append(tuple(names.index(k.lower()) for k in key))
+    if not keys:
+        return None
+    row_text = "CONCAT('(', CONCAT_WS(',', " + ", ".join(
+        f"IFNULL(QUOTE({quote_identifier(c.name)}), 'NULL')" for c in columns
+    ) + "), ')')"
+    return ReplaceProbe(unique_keys=tuple(keys), row_hash_sql=row_hash_sql(columns), row_text_sql=row_text)
+
+
 class LogicalBackend:
     """Writes through SQL. One instance per import process; writers are per chunk worker (thread)."""
 
@@ -182,21 +199,36 @@ class LogicalBackend:
 
     # -- engines: the logical backend writes as it goes, so these only track state -------------------
 
+    def before_import(self, target: TableInfo) -> None:
+        pass
+
+    def after_import(self, target: TableInfo, error: BaseException | None) -> None:
+        pass
+
+    def committed_progress(self, table: str) -> dict[str, ChunkProgress] | None:
+        """The progress markers each batch committed with its rows (None without a task-info schema)."""
+        if self.markers is None:
+            return None
+        conn = connect(self.settings)
+        try:
+            return self.markers.read(conn, table)
+        finally:
+            conn.close()
+
     def open_engine(self, table: str, engine_id: int) -> EngineRef:
         ref = EngineRef(table, engine_id)
         self._engines[str(ref.uuid)] = EngineState.OPENED
         return ref
 
-    def local_writer(
-        self,
-        engine: EngineRef,
-        target: tuple[str, str],
-        columns: Sequence[str],
-        *,
-        probe: ReplaceProbe | None = None,
-        decode_row: Callable[[bytes], list[Value]] | None = None,
-    ) -> LogicalWriter:
-        return LogicalWriter(self, engine.table, target, columns, probe=probe, decode_row=decode_row)
+    def local_writer(self, engine: EngineRef, target: TableInfo, columns: Sequence[ColumnInfo]) -> LogicalWriter:
+        return LogicalWriter(
+            self,
+            engine.table,
+            (target.schema, target.name),
+            [c.name for c in columns],
+            probe=replace_probe(target, columns),
+            decode_row=decode_row,
+        )
 
     def flush_engine(self, engine: EngineRef) -> None:
         pass

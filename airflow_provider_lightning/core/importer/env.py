@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
+from airflow_provider_lightning.core.backend.registry import require_backend
 from airflow_provider_lightning.core.checkpoints.model import table_key
-from airflow_provider_lightning.core.config import BackendKind, ConflictStrategy
+from airflow_provider_lightning.core.config import Config, ConflictStrategy
 from airflow_provider_lightning.core.errormanager import ErrorLimits, ErrorManager
-from airflow_provider_lightning.core.errors import CheckpointError, LightningError
+from airflow_provider_lightning.core.errors import CheckpointError
 from airflow_provider_lightning.core.importer.lease import TableLeases
 from airflow_provider_lightning.core.importer.session import ImportSession, decide_session
 from airflow_provider_lightning.core.importer.table import BatchLimits
@@ -201,11 +201,7 @@ def prepare(
     if env is None:
         env = ImportEnv(config, settings=settings, storage=storage)
     settings = env.settings
-    if config.tikv_importer.backend is not BackendKind.TIDB:
-        raise LightningError(
-            "tikv-importer.backend = \"local\" (the physical backend) needs TiKV and PD; it is not available "
-            "for this target yet. Use backend = \"tidb\" (logical), which works with MySQL, MariaDB and TiDB"
-        )
+    require_backend(config)  # an unavailable backend fails here, before anything is written
     conn = connect(settings)
     try:
         facts = read_server_facts(conn)

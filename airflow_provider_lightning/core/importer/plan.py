@@ -1,9 +1,9 @@
 """The import plan of a table: its engines and chunks, as Lightning's ``MakeTableRegions`` cuts them.
 
-- An SQL, Parquet or compressed file is one chunk.
-- A plain CSV file larger than 1.1 × ``max-region-size`` under ``strict-format = true`` is cut into byte
-  ranges of about ``max-region-size``, each starting at a row (``split_csv_ranges``); its header is read
-  once here and the column names travel with every range.
+- A file is one chunk, unless its format cuts it into ranges (``DataFormat.split``): a plain CSV file
+  larger than 1.1 × ``max-region-size`` under ``strict-format = true`` is cut into byte ranges of about
+  ``max-region-size``, each starting at a row (``split_csv_file``); its header is read once and the
+  column names travel with every range.
 - Chunks are grouped into engines of about ``batch-size`` source bytes.
 
 The plan is a pure function of the table's files and these options, so it is the same in every process;
@@ -24,16 +24,15 @@ from airflow_provider_lightning.core.checkpoints.model import (
     fingerprint_of,
     table_key,
 )
-from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser, split_csv_ranges
+from airflow_provider_lightning.core.config import Config
+from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect
+from airflow_provider_lightning.core.mydump.formats import DATA_FORMATS, SplitOptions
 from airflow_provider_lightning.core.mydump.loader import SourceFile, TableSource
 from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file
-
-# Lightning splits a strict-format CSV only when it is clearly larger than one region.
-_SPLIT_FACTOR = 1.1
+from airflow_provider_lightning.core.storage import Compression, Storage
 
 
-def plan_options(config: Any) -> dict[str, Any]:
+def plan_options(config: Config) -> dict[str, Any]:
     """The options a plan depends on (part of every table's fingerprint)."""
     csv = config.mydumper.csv
     return {
@@ -55,7 +54,7 @@ def plan_options(config: Any) -> dict[str, Any]:
     }
 
 
-def csv_dialect(config: Any) -> CsvDialect:
+def csv_dialect(config: Config) -> CsvDialect:
     csv = config.mydumper.csv
     return CsvDialect(
         separator=csv.separator.encode(),
@@ -78,7 +77,7 @@ def table_fingerprint(table: TableSource, options: dict[str, Any]) -> str:
     return fingerprint_of(table_key(table.schema, table.name), files, options)
 
 
-def plan_table(table: TableSource, storage: Storage, config: Any) -> TableCheckpoint:
+def plan_table(table: TableSource, storage: Storage, config: Config) -> TableCheckpoint:
     """A fresh checkpoint for ``table``: every chunk Loaded at its start offset."""
     options = plan_options(config)
     chunks: list[ChunkCheckpoint] = []
@@ -93,7 +92,7 @@ def plan_table(table: TableSource, storage: Storage, config: Any) -> TableCheckp
     )
 
 
-def _file_chunks(file: SourceFile, storage: Storage, config: Any) -> list[ChunkCheckpoint]:
+def _file_chunks(file: SourceFile, storage: Storage, config: Config) -> list[ChunkCheckpoint]:
     def chunk(offset: int, end: int, columns: tuple[str, ...] | None = None) -> ChunkCheckpoint:
         return ChunkCheckpoint(
             path=file.path,
@@ -107,32 +106,18 @@ def _file_chunks(file: SourceFile, storage: Storage, config: Any) -> list[ChunkC
             columns=columns,
         )
 
-    splittable = (
-        file.type == SourceType.CSV
-        and file.compression == Compression.NONE
-        and config.mydumper.strict_format
-        and file.size > config.mydumper.max_region_size * _SPLIT_FACTOR
-    )
-    if not splittable:
+    data_format = DATA_FORMATS.get(SourceType(file.type))
+    ranges = None
+    if data_format is not None and data_format.split is not None:
+        options = SplitOptions(
+            strict_format=config.mydumper.strict_format,
+            max_region_size=config.mydumper.max_region_size,
+            dialect=csv_dialect(config),
+        )
+        ranges = data_format.split(storage, file.path, Compression(file.compression), file.size, options)
+    if ranges is None:
         return [chunk(0, WHOLE_FILE)]
-    dialect = csv_dialect(config)
-    data_start, columns = 0, None
-    if dialect.header:
-        with open_source_file(storage, file.path, Compression.NONE, 0) as stream:
-            # Only the header is read here: a line longer than any header (4096 columns of 64-character names
-            # are ~270 KB) is an error, not 128 MiB buffered.
-            parser = CsvParser(stream, dialect, path=file.path, read_header=True, max_row_size=1024 * 1024)
-            header = parser.read_header()
-            columns = tuple(header) if header is not None else None
-            data_start = parser.data_start
-    ranges = split_csv_ranges(
-        lambda start, end: storage.read_range(file.path, start, end),
-        size=file.size,
-        data_start=data_start,
-        max_region_size=config.mydumper.max_region_size,
-        dialect=dialect,
-    )
-    return [chunk(start, end, columns) for start, end in ranges]
+    return [chunk(r.start, r.end, r.columns) for r in ranges]
 
 
 def _group_into_engines(chunks: Sequence[ChunkCheckpoint], batch_size: int) -> tuple[EngineCheckpoint, ...]:

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_lightning import __version__
-from airflow_provider_lightning.core.backend.logical import LogicalBackend, ReplaceProbe, TargetUnavailable
+from airflow_provider_lightning.core.backend import Backend
+from airflow_provider_lightning.core.backend.logical import TargetUnavailable
+from airflow_provider_lightning.core.backend.registry import BackendContext, open_backend
 from airflow_provider_lightning.core.checkpoints.model import (
     CheckpointStatus,
     TableCheckpoint,
@@ -38,7 +40,6 @@ from airflow_provider_lightning.core.checksum import (
     fetch_target_checksum,
     fetch_target_checksum_concurrently,
     rounds_fractional_seconds,
-    row_hash_sql,
     string_findings,
 )
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
@@ -66,7 +67,7 @@ from airflow_provider_lightning.core.importer.table import (
 )
 from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE
 from airflow_provider_lightning.core.mydump.loader import TableSource
-from airflow_provider_lightning.core.mydump.router import SourceType
+from airflow_provider_lightning.core.mydump.formats import data_format
 from airflow_provider_lightning.core.mydump.schema import parse_schema_file, rewrite_create
 from airflow_provider_lightning.core.storage import (
     MAX_SCHEMA_FILE_SIZE,
@@ -75,7 +76,6 @@ from airflow_provider_lightning.core.storage import (
     read_whole_file,
 )
 from airflow_provider_lightning.core.target import (
-    ColumnInfo,
     ConnectionSettings,
     TableInfo,
     fetch_table_info,
@@ -514,8 +514,6 @@ def _import_leased_table(
     conn = env.connect()
     try:
         target = fetch_table_info(conn, table.schema, table.name)
-        markers = env.markers(task.task_id)
-        committed = markers.read(conn, name) if markers is not None else {}
     finally:
         conn.close()
     if target is None:
@@ -524,7 +522,43 @@ def _import_leased_table(
         )
     if target.is_view:
         raise TargetError(f"{name} is a view in the target; data files cannot be imported into a view")
-    checkpoint = reconcile_with_markers(checkpoint, committed)
+    errors = env.error_manager(task.task_id)
+    backend = open_backend(
+        BackendContext(
+            config=env.config,
+            settings=env.settings,
+            task_id=task.task_id,
+            session_sql=tuple(env.prepared.session.statements()),
+            errors=errors,
+            markers=env.markers(task.task_id),
+            fence=lease.fence if lease is not None else None,
+        )
+    )
+    try:
+        return _import_with_backend(
+            env, store, name, checkpoint, target, backend, errors, lease, progress, chunk_pool_size, started,
+            total_bytes,
+        )
+    finally:
+        backend.close()
+
+
+def _import_with_backend(
+    env: ImportEnv,
+    store: CheckpointStore,
+    name: str,
+    checkpoint: TableCheckpoint,
+    target: TableInfo,
+    backend: Backend,
+    errors: ErrorManager,
+    lease: TableLease | None,
+    progress: ImportProgress,
+    chunk_pool_size: int | None,
+    started: float,
+    total_bytes: int,
+) -> TableResult:
+    committed = backend.committed_progress(name)
+    checkpoint = reconcile_with_markers(checkpoint, committed or {})
     if not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
         _ensure_no_foreign_rows(env, name, target)
     if checkpoint.checksum_before is None and not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
@@ -532,20 +566,11 @@ def _import_leased_table(
         store.put_table(checkpoint)
     done_bytes = sum(_bytes_done(c) for c in checkpoint.chunks)
     progress.start_table(name, total_bytes, done_bytes, checkpoint.rows)
-    errors = env.error_manager(task.task_id)
-    backend = LogicalBackend(
-        env.settings,
-        strategy=str(env.config.conflict.strategy) or "error",
-        session_sql=env.prepared.session.statements(),
-        errors=errors,
-        markers=markers,
-        fence=lease.fence if lease is not None else None,
-    )
-    # With markers the store is a lagging copy of them: save at a bounded rate and let a failed save wait
-    # for the next one; without markers every committed batch must reach the store before the next.
-    saver = CheckpointSaver(
-        store, name, CHECKPOINT_SAVE_INTERVAL if markers is not None else 0.0, lagging_ok=markers is not None
-    )
+    # When the backend commits each chunk's progress with its rows (the logical backend's markers), the
+    # store is a lagging copy of it: save at a bounded rate and let a failed save wait for the next one;
+    # otherwise every committed batch must reach the store before the next.
+    lagging = committed is not None
+    saver = CheckpointSaver(store, name, CHECKPOINT_SAVE_INTERVAL if lagging else 0.0, lagging_ok=lagging)
     options = ChunkOptions(
         read_block_size=env.config.mydumper.read_block_size,
         dialect=csv_dialect(env.config),
@@ -562,26 +587,31 @@ def _import_leased_table(
         target=target,
         storage=env.storage,
         backend=backend,
+        store=store,
         errors=errors,
         saver=saver,
         options=options,
         progress=progress,
         concurrency=chunk_pool_size or env.config.lightning.region_concurrency,
-        probe_factory=lambda columns: _replace_probe(target, columns),
+        connect=lambda: env.connect(data=True),
     )
     if lease is not None:
         lease.on_lost(importer.stopping.set)  # chunks stop after their current batch
+    error: BaseException | None = None
     try:
+        backend.before_import(target)
         finished = importer.run()
         if lease is not None:
             lease.ensure_held()
-    except (TargetUnavailable, TableLeaseLost):
+    except (TargetUnavailable, TableLeaseLost) as exc:
         # The server went away, or another import took the table: nothing is wrong with the table, so (as
         # Lightning) it is not marked as failed, and the next run resumes it without a ctl command.
+        error = exc
         raise
     except BaseException as exc:
+        error = exc
         try:
-            store.update_status(name, failed_status(CheckpointStatus.ALL_WRITTEN))
+            store.update_status(name, failed_status(importer.step))
         except Exception as save_error:  # noqa: BLE001 - the table's own error is the one to report
             log.warning(
                 "table %s: could not record the failure in %s: %s",
@@ -589,9 +619,7 @@ def _import_leased_table(
             )
         raise exc
     finally:
-        backend.close()
-    for engine in finished.engines:
-        store.update_status(name, CheckpointStatus.IMPORTED, engine_id=engine.id)
+        backend.after_import(target, error)
     store.update_status(name, CheckpointStatus.IMPORTED)
     progress.finish_table(name)
     type_errors = conflicts = 0
@@ -629,23 +657,9 @@ def _checksum_before(env: ImportEnv, target: TableInfo) -> RowChecksum:
 def _bytes_done(chunk) -> int:
     if chunk.finished:
         return chunk.file_size if chunk.end_offset < 0 else chunk.end_offset - chunk.offset
-    if chunk.compression != Compression.NONE or chunk.type == SourceType.PARQUET:
+    if chunk.compression != Compression.NONE or not data_format(chunk.type, chunk.path).positions_are_offsets:
         return 0  # positions there are not source bytes (decompressed bytes, row numbers)
     return chunk.pos - chunk.offset
-
-
-def _replace_probe(target: TableInfo, columns: Sequence[ColumnInfo]) -> ReplaceProbe | None:
-    names = [c.name.lower() for c in columns]
-    keys = []
-    for key in ((target.primary_key,) if target.primary_key else ()) + target.unique_keys:
-        if all(k.lower() in names for k in key):
-            keys.append(tuple(names.index(k.lower()) for k in key))
-    if not keys:
-        return None
-    row_text = "CONCAT('(', CONCAT_WS(',', " + ", ".join(
-        f"IFNULL(QUOTE({quote_identifier(c.name)}), 'NULL')" for c in columns
-    ) + "), ')')"
-    return ReplaceProbe(unique_keys=tuple(keys), row_hash_sql=row_hash_sql(columns), row_text_sql=row_text)
 
 
 def _error_summary(env: ImportEnv, errors: ErrorManager) -> dict[str, dict[str, int]]:

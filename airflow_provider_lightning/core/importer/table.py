@@ -17,10 +17,10 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
-from airflow_provider_lightning.core.backend import ChunkProgress, RowBatch
-from airflow_provider_lightning.core.backend.logical import LogicalBackend, ReplaceProbe
+from airflow_provider_lightning.core.backend import Backend, ChunkProgress, EngineRef, RowBatch
 from airflow_provider_lightning.core.checkpoints.model import (
     WHOLE_FILE,
+    CheckpointStatus,
     ChunkCheckpoint,
     TableCheckpoint,
 )
@@ -33,12 +33,12 @@ from airflow_provider_lightning.core.errormanager import ErrorManager
 from airflow_provider_lightning.core.errors import ParseError, SourceError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.importer.progress import ImportProgress
-from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE, CsvDialect, CsvParser
-from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
-from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, charset_before, decode_row
+from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE, CsvDialect
+from airflow_provider_lightning.core.mydump.formats import ParserOptions
+from airflow_provider_lightning.core.mydump.formats import data_format as data_file_format
+from airflow_provider_lightning.core.mydump.parser import ChunkSource, RowEncoding, RowParser
 from airflow_provider_lightning.core.mydump.values import Value
-from airflow_provider_lightning.core.storage import Compression, LocalStorage, Storage, open_source_file
+from airflow_provider_lightning.core.storage import Compression, Storage
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,16 @@ class ChunkOptions:
     # buffering a giant (or unterminated) literal up to their own, larger limit.
     max_row_size: int = DEFAULT_MAX_ROW_SIZE
     max_row_size_source: str = ""
+
+    def parser_options(self) -> ParserOptions:
+        return ParserOptions(
+            read_block_size=self.read_block_size,
+            dialect=self.dialect,
+            header_schema_match=self.header_schema_match,
+            data_character_set=self.data_character_set,
+            max_row_size=self.max_row_size,
+            max_row_size_source=self.max_row_size_source,
+        )
 
 
 class CheckpointSaver:
@@ -158,7 +168,13 @@ def reconcile_with_markers(checkpoint: TableCheckpoint, markers: dict[str, Chunk
 
 
 class TableImporter:
-    """Runs the chunks of one table through a backend."""
+    """Runs the chunks of one table through a backend's engines, and the engines through their lifecycle.
+
+    Engines below Closed are opened and their unfinished chunks written (all chunks of the table share
+    one pool); each is then flushed and closed (its checkpoint: Closed), and every engine below Imported
+    is imported (Imported) and cleaned up. An engine found Closed is imported as the backend kept it,
+    without reading its files again.
+    """
 
     def __init__(
         self,
@@ -166,40 +182,49 @@ class TableImporter:
         checkpoint: TableCheckpoint,
         target: TableInfo,
         storage: Storage,
-        backend: LogicalBackend,
+        backend: Backend,
+        store: CheckpointStore,
         errors: ErrorManager,
         saver: CheckpointSaver,
         options: ChunkOptions,
         progress: ImportProgress,
         concurrency: int,
-        probe_factory: Callable[[Sequence[ColumnInfo]], ReplaceProbe | None] | None = None,
+        connect: Callable[[], Any],
     ) -> None:
         self.checkpoint = checkpoint
         self.target = target
         self.storage = storage
         self.backend = backend
+        self.store = store
         self.errors = errors
         self.saver = saver
         self.options = options
         self.progress = progress
         self.concurrency = max(1, concurrency)
         self.failpoints = TableFailpoints(checkpoint.name)
-        self._probe_factory = probe_factory
+        self._connect = connect  # a data connection to the target, for the error records
         self._lock = threading.Lock()
         # Set when a chunk fails: the other chunks stop after their current batch instead of running on.
         self.stopping = threading.Event()
+        #: The status the step under way leads to: what a failure is recorded as (divided by 10).
+        self.step = CheckpointStatus.ALL_WRITTEN
+        self._engines: dict[int, EngineRef] = {}
 
     def run(self) -> TableCheckpoint:
-        """Import every unfinished chunk; return the table checkpoint with all chunks finished."""
-        todo = [(e.id, c) for e in self.checkpoint.engines for c in e.chunks if not c.finished]
-        # Where each chunk starts may come from the target's markers (reconcile_with_markers) and be
-        # further than the store knows — up to finished, for a chunk whose last batch was committed just
-        # before a crash. The store is what the checksum and later runs read: bring it up to date.
-        for engine in self.checkpoint.engines:
+        """Write, close, import and clean up every engine not yet imported; return the table checkpoint
+        with all chunks finished and all engines Imported."""
+        name = self.checkpoint.name
+        to_write = [e for e in self.checkpoint.engines if e.status < CheckpointStatus.CLOSED]
+        todo = [(e.id, c) for e in to_write for c in e.chunks if not c.finished]
+        # Where each chunk starts may come from the backend's committed progress (reconcile_with_markers)
+        # and be further than the store knows — up to finished, for a chunk whose last batch was committed
+        # just before a crash. The store is what the checksum and later runs read: bring it up to date.
+        for engine in to_write:
             for chunk in engine.chunks:
                 if chunk.finished or chunk.pos != chunk.offset or chunk.rows:
                     self.saver.queue(engine.id, chunk)
         self.saver.flush()
+        self._engines = {e.id: self.backend.open_engine(name, e.id) for e in to_write}
         results: dict[str, ChunkCheckpoint] = {}
         if todo:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="chunk") as pool:
@@ -218,7 +243,28 @@ class TableImporter:
                 if chunk.key in results:
                     checkpoint = checkpoint.with_chunk(engine.id, results[chunk.key])
         self.checkpoint = checkpoint
-        return checkpoint
+        # Every chunk's progress is in the store (flushed above) before its engine is recorded Closed.
+        self.step = CheckpointStatus.CLOSED
+        for engine in to_write:
+            ref = self._engines[engine.id]
+            self.backend.flush_engine(ref)
+            self.backend.close_engine(ref)
+            self._engine_reached(engine.id, CheckpointStatus.CLOSED)
+        self.step = CheckpointStatus.IMPORTED
+        for engine in self.checkpoint.engines:
+            if engine.status >= CheckpointStatus.IMPORTED:
+                continue
+            # An engine Closed by an earlier run is imported without being opened again (Lightning's
+            # UnsafeCloseEngine): its ref is the same UUID in every process.
+            ref = self._engines.get(engine.id) or EngineRef(name, engine.id)
+            self.backend.import_engine(ref)
+            self._engine_reached(engine.id, CheckpointStatus.IMPORTED)
+            self.backend.cleanup_engine(ref)
+        return self.checkpoint
+
+    def _engine_reached(self, engine_id: int, status: CheckpointStatus) -> None:
+        self.store.update_status(self.checkpoint.name, status, engine_id=engine_id)
+        self.checkpoint = self.checkpoint.with_engine_status(engine_id, status)
 
     # -- one chunk -----------------------------------------------------------------------------------
 
@@ -230,7 +276,7 @@ class TableImporter:
             return runner.chunk
         except ParseError as exc:
             self.stopping.set()
-            conn = self.backend.connect()
+            conn = self._connect()
             try:
                 self.errors.record_syntax_error(
                     conn, self.checkpoint.name, chunk.path, exc.offset or 0, exc.reason, exc.excerpt
@@ -302,61 +348,48 @@ class _ChunkRun:
         end = None if chunk.end_offset == WHOLE_FILE else chunk.end_offset
         if end is not None and chunk.pos >= end:
             return self._finish(chunk.pos)
+        data_format = data_file_format(chunk.type, chunk.path)
+        source = ChunkSource(
+            storage=self.table.storage,
+            path=chunk.path,
+            compression=Compression(chunk.compression),
+            pos=chunk.pos,
+            end=end,
+            file_size=chunk.file_size,
+            columns=chunk.columns,
+            statement=chunk.statement,
+        )
         # Parsing the next batch overlaps with the server executing the previous one.
         self._sender = _Sender(self._commit, name=f"send-{chunk.path}")
-        if chunk.type == SourceType.PARQUET:
-            try:
-                self._run_parquet()
-            finally:
-                self._sender.close()
-            return self.chunk
         try:
-            with open_source_file(
-                self.table.storage,
-                chunk.path,
-                Compression(chunk.compression),
-                chunk.pos,
-                block_size=self.options.read_block_size,
-            ) as stream:
-                if chunk.type == SourceType.SQL:
-                    self._run_sql(stream, end)
-                elif chunk.type == SourceType.CSV:
-                    self._run_csv(stream, end)
+            with data_format.open(source, self.options.parser_options()) as parser:
+                self._position_scale = parser.bytes_per_position
+                if parser.encoding is RowEncoding.SQL_LITERAL:
+                    self._send_literals(parser)
                 else:
-                    raise SourceError(chunk.path, f"data files of type {SourceType(chunk.type).name} cannot be imported")
+                    self._send_values(parser)
         finally:
             # Batches parsed before a failure are still committed: they are good rows.
             self._sender.close()
         return self.chunk
 
-    # -- formats -------------------------------------------------------------------------------------
+    # -- rows ----------------------------------------------------------------------------------------
 
-    def _run_sql(self, stream: Any, end: int | None) -> None:
+    def _send_literals(self, parser: RowParser) -> None:
+        """Batch rows that arrive as SQL value lists, sent as they are; the column list, statement kind
+        and charset may change between rows (an SQL file's next INSERT, SET NAMES): a change starts a
+        new batch, since a batch is one statement in one charset."""
         chunk = self.chunk
-        parser = SqlParser(
-            stream,
-            path=chunk.path,
-            start_offset=chunk.pos,
-            end_offset=end,
-            columns=list(chunk.columns) if chunk.columns is not None else None,
-            statement=chunk.statement,
-            block_size=self.options.read_block_size,
-            charset=self._charset_at(chunk.pos),
-            max_row_size=self.options.max_row_size,
-            max_row_size_source=self.options.max_row_size_source,
-        )
         limits = self.options.limits
-        last_end = chunk.pos
+        last_end = parser.pos
         # The column list and statement kind the current batch was started under: a resume at a batch's
         # end continues inside that statement, so they are saved with its progress.
         columns = chunk.columns
         statement = chunk.statement
-        # The file's own SET NAMES decides how its strings are read; data-character-set only when it
-        # sets none. A batch is sent in one charset: a change starts a new batch.
-        declared = parser.charset
-        self._batch_charset = self._sql_charset(declared)
-        multibyte = _backslash_unsafe(self._batch_charset)
-        hasher = self._use_columns(columns, source_charset=self._batch_charset)
+        charset = parser.charset
+        self._batch_charset = charset
+        multibyte = _backslash_unsafe(charset)
+        hasher = self._use_columns(columns, source_charset=charset)
 
         def flush(batch: RowBatch, end_pos: int, *, finished: bool = False) -> RowBatch:
             if hasher is not None:
@@ -366,15 +399,15 @@ class _ChunkRun:
 
         batch = self._new_batch()
         try:
-            for raw, row_end in parser.iter_raw_rows():
-                now = tuple(parser.columns) if parser.columns is not None else None
-                if now != columns or parser.charset != declared:
+            for raw, row_end in parser.rows():
+                now = parser.columns
+                if now != columns or parser.charset != charset:
                     batch = flush(batch, last_end)
                     columns = now
-                    declared = parser.charset
-                    self._batch_charset = batch.charset = self._sql_charset(declared)
-                    multibyte = _backslash_unsafe(self._batch_charset)
-                    hasher = self._use_columns(columns, source_charset=self._batch_charset)
+                    charset = parser.charset
+                    self._batch_charset = batch.charset = charset
+                    multibyte = _backslash_unsafe(charset)
+                    hasher = self._use_columns(columns, source_charset=charset)
                 statement = parser.statement
                 if multibyte is not None and (at := backslash_trail(multibyte, raw)) is not None:
                     raise SourceError(
@@ -393,80 +426,21 @@ class _ChunkRun:
             raise
         flush(batch, last_end, finished=True)
 
-    def _sql_charset(self, declared: str | None) -> str | None:
-        """The session charset for rows a file declared ``declared`` for (None: binary, bytes as they are)."""
-        charset = declared if declared is not None else self.options.data_character_set
-        return None if charset == "binary" else charset
-
-    def _charset_at(self, pos: int) -> str | None:
-        """The charset an SQL file has set before ``pos``: a chunk resumed mid-file reads the file's head."""
-        if pos == 0:
-            return None
-        chunk = self.chunk
-        return charset_before(
-            lambda: open_source_file(
-                self.table.storage, chunk.path, Compression(chunk.compression), 0,
-                block_size=self.options.read_block_size,
-            ),
-            pos,
-            path=chunk.path,
-            block_size=self.options.read_block_size,
-        )
-
-    def _run_csv(self, stream: Any, end: int | None) -> None:
-        chunk = self.chunk
-        dialect = self.options.dialect
-        read_header = dialect.header and chunk.pos == 0 and chunk.columns is None
-        parser = CsvParser(
-            stream,
-            dialect,
-            path=chunk.path,
-            start_offset=chunk.pos,
-            end_offset=end,
-            read_header=read_header,
-            block_size=self.options.read_block_size,
-            max_row_size=self.options.max_row_size,
-            max_row_size_source=self.options.max_row_size_source,
-        )
-        names: list[str] | None = list(chunk.columns) if chunk.columns is not None else None
-        if read_header:
-            header = parser.read_header()
-            names = header if header is not None else None
-        file_columns = names if self.options.header_schema_match else None
-        # The column list the rows are written to: a resume past the header needs it (None: every column).
-        saved = tuple(file_columns) if file_columns is not None else None
-        charset = self.options.data_character_set
-        hasher = self._use_columns(file_columns, source_charset=charset)
+    def _send_values(self, parser: RowParser) -> None:
+        """Batch rows that arrive as values into INSERTs of the parser's columns."""
+        charset = parser.charset
+        hasher = self._use_columns(parser.columns, source_charset=charset)
         # Converted charsets travel as UTF-8 (converted here, as Lightning does, for the text columns
         # only: a BLOB keeps its bytes, as LOAD DATA ... CHARACTER SET keeps them); utf8mb4 and ascii go
         # as they are on a session that says so; binary on the binary session.
-        self._batch_charset = (
-            None if charset == "binary" else "utf8mb4" if charset in _CONVERTED_CHARSETS else charset
-        )
-        convert = _charset_converter(charset, self.options.data_invalid_char_replace)
+        self._batch_charset = "utf8mb4" if charset in _CONVERTED_CHARSETS else charset
+        convert = _charset_converter(charset, self.options.data_invalid_char_replace) if charset else None
         converters = None
         if convert is not None:
             converters = [convert if c.charset and c.charset != "binary" else None for c in self.columns]
-        self._send_values(
-            parser.iter_rows(), parser.data_start if read_header else chunk.pos, saved, hasher, converters
-        )
+        self._send_value_rows(parser.rows(), parser.pos, parser.columns, hasher, converters)
 
-    def _run_parquet(self) -> None:
-        chunk = self.chunk
-        storage = self.table.storage
-        if isinstance(storage, LocalStorage):
-            source: Any = storage.open_raw(chunk.path)
-        else:
-            source = RangeFile(lambda start, end: storage.read_range(chunk.path, start, end), chunk.file_size)
-        with source:
-            parser = ParquetParser(source, path=chunk.path, start_row=chunk.pos)
-            # Positions are row numbers: progress in bytes is the file's share per row.
-            self._position_scale = chunk.file_size / parser.row_count if parser.row_count else 0.0
-            names = tuple(parser.columns)
-            hasher = self._use_columns(names)
-            self._send_values(parser.iter_rows(), chunk.pos, names, hasher)
-
-    def _send_values(
+    def _send_value_rows(
         self,
         rows: Iterator[tuple[Sequence[Value], int]],
         start: int,
@@ -523,14 +497,8 @@ class _ChunkRun:
         key = tuple(names) if names is not None else None
         self.columns = self.table.columns_for(names, self.chunk.path)
         if key not in self._writers:
-            probe = self.table._probe_factory(self.columns) if self.table._probe_factory else None
-            engine = self.table.backend.open_engine(self.table.checkpoint.name, self.engine_id)
             self._writers[key] = self.table.backend.local_writer(
-                engine,
-                (self.table.target.schema, self.table.target.name),
-                [c.name for c in self.columns],
-                probe=probe,
-                decode_row=decode_row,
+                self.table._engines[self.engine_id], self.table.target, self.columns
             )
         self._writer = self._writers[key]
         if self.options.checksum and (key, source_charset) not in self._hashers:

@@ -37,13 +37,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from airflow_provider_lightning.core.charsets import MysqlCharset
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.errors import ConfigError, ParseError
+from airflow_provider_lightning.core.mydump.parser import ChunkRange, ChunkSource, RowEncoding
 from airflow_provider_lightning.core.mydump.values import Value
+from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file
 
 log = logging.getLogger(__name__)
 
@@ -883,3 +886,93 @@ def _after_next_terminator(read_range: Callable[[int, int], bytes], pos: int, si
             break
         pos += max(1, len(window) - overlap)
     return size
+
+
+class CsvChunkParser:
+    """:class:`~.parser.RowParser` of a CSV chunk: rows as values, in ``data-character-set``."""
+
+    encoding = RowEncoding.VALUES
+    statement = "INSERT"
+    bytes_per_position = 1.0
+
+    def __init__(
+        self, parser: CsvParser, *, pos: int, columns: tuple[str, ...] | None, data_character_set: str
+    ) -> None:
+        self._parser = parser
+        self.pos = pos
+        self.columns = columns
+        self.charset = None if data_character_set == "binary" else data_character_set
+
+    def rows(self) -> Iterator[tuple[list[Value], int]]:
+        return self._parser.iter_rows()
+
+
+@contextmanager
+def open_csv_chunk(
+    source: ChunkSource,
+    dialect: CsvDialect,
+    *,
+    header_schema_match: bool,
+    block_size: int,
+    data_character_set: str,
+    max_row_size: int,
+    max_row_size_source: str = "",
+) -> Iterator[CsvChunkParser]:
+    """Open a CSV chunk at its resume position, reading the header when the chunk starts the file.
+
+    The rows carry the header's columns under ``header-schema-match`` (else every column, in table
+    order); a range cut from a large file got them when the file was cut."""
+    read_header = dialect.header and source.pos == 0 and source.columns is None
+    with open_source_file(
+        source.storage, source.path, source.compression, source.pos, block_size=block_size
+    ) as stream:
+        parser = CsvParser(
+            stream,
+            dialect,
+            path=source.path,
+            start_offset=source.pos,
+            end_offset=source.end,
+            read_header=read_header,
+            block_size=block_size,
+            max_row_size=max_row_size,
+            max_row_size_source=max_row_size_source,
+        )
+        names = source.columns
+        if read_header:
+            header = parser.read_header()
+            names = tuple(header) if header is not None else None
+        yield CsvChunkParser(
+            parser,
+            pos=parser.data_start if read_header else source.pos,
+            columns=names if header_schema_match else None,
+            data_character_set=data_character_set,
+        )
+
+
+def split_csv_file(
+    storage: Storage,
+    path: str,
+    compression: Compression,
+    size: int,
+    dialect: CsvDialect,
+    max_region_size: int,
+) -> list[ChunkRange]:
+    """Cut a plain CSV file into ranges of about ``max_region_size``, each starting at a row; the header is
+    read once here and its names travel with every range."""
+    data_start, columns = 0, None
+    if dialect.header:
+        with open_source_file(storage, path, compression, 0) as stream:
+            # Only the header is read here: a line longer than any header (4096 columns of 64-character names
+            # are ~270 KB) is an error, not 128 MiB buffered.
+            parser = CsvParser(stream, dialect, path=path, read_header=True, max_row_size=1024 * 1024)
+            header = parser.read_header()
+            columns = tuple(header) if header is not None else None
+            data_start = parser.data_start
+    ranges = split_csv_ranges(
+        lambda start, end: storage.read_range(path, start, end),
+        size=size,
+        data_start=data_start,
+        max_region_size=max_region_size,
+        dialect=dialect,
+    )
+    return [ChunkRange(start, end, columns) for start, end in ranges]

@@ -12,10 +12,13 @@ import datetime
 import decimal
 import io
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from airflow_provider_lightning.core.errors import ParseError, SourceError
+from airflow_provider_lightning.core.mydump.parser import ChunkSource, RowEncoding
 from airflow_provider_lightning.core.mydump.values import Number, Value
+from airflow_provider_lightning.core.storage import LocalStorage
 
 # Rows per Arrow batch: bounds memory whatever the row group size.
 BATCH_ROWS = 8192
@@ -128,3 +131,35 @@ class ParquetParser:
             raise
         except Exception as exc:  # corrupt pages surface while reading
             raise SourceError(self.path, f"cannot read row {row} of the Parquet file ({exc})", offset=row) from exc
+
+
+class ParquetChunkParser:
+    """:class:`~.parser.RowParser` of a Parquet file: rows as values; positions are row numbers."""
+
+    encoding = RowEncoding.VALUES
+    statement = "INSERT"
+    charset = None  # strings are UTF-8 bytes, sent as they are
+
+    def __init__(self, parser: ParquetParser, *, pos: int, file_size: int) -> None:
+        self._parser = parser
+        self.pos = pos
+        self.columns = tuple(parser.columns)
+        rows = parser.row_count
+        # Progress in bytes: the file's share per row.
+        self.bytes_per_position = file_size / rows if rows else 0.0
+
+    def rows(self) -> Iterator[tuple[list[Value], int]]:
+        return self._parser.iter_rows()
+
+
+@contextmanager
+def open_parquet_chunk(source: ChunkSource) -> Iterator[ParquetChunkParser]:
+    """Open a Parquet file at row ``source.pos``: read in place when local, by ranged reads elsewhere."""
+    storage = source.storage
+    if isinstance(storage, LocalStorage):
+        raw: Any = storage.open_raw(source.path)
+    else:
+        raw = RangeFile(lambda start, end: storage.read_range(source.path, start, end), source.file_size)
+    with raw:
+        parser = ParquetParser(raw, path=source.path, start_row=source.pos)
+        yield ParquetChunkParser(parser, pos=source.pos, file_size=source.file_size)

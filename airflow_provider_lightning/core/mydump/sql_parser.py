@@ -29,13 +29,16 @@ import binascii
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import BinaryIO, ContextManager
 
 from airflow_provider_lightning.core.charsets import MysqlCharset
 from airflow_provider_lightning.core.charsets import is_known as is_known_charset
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.errors import ParseError
+from airflow_provider_lightning.core.mydump.parser import ChunkSource, RowEncoding
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
+from airflow_provider_lightning.core.storage import open_source_file
 
 __all__ = ["SqlParser", "charset_before", "decode_row"]
 
@@ -938,3 +941,81 @@ class SqlParser:
         if self._state in (_ROW, _AFTER_ROW, _RESUME):
             return f"row larger than {self._limit}; an unterminated quote?"
         return f"statement larger than {self._limit}; an unterminated quote or comment?"
+
+
+class SqlChunkParser:
+    """:class:`~.parser.RowParser` of an SQL data file: rows as the file's own value lists.
+
+    The file's ``SET NAMES`` decides the charset its strings are read in; ``data-character-set`` only
+    while it has set none (``binary``: the bytes as they are).
+    """
+
+    encoding = RowEncoding.SQL_LITERAL
+    bytes_per_position = 1.0
+
+    def __init__(self, parser: SqlParser, *, pos: int, data_character_set: str) -> None:
+        self._parser = parser
+        self._pos = pos
+        self._default_charset = data_character_set
+        self._columns_list: list[str] | None = None
+        self._columns: tuple[str, ...] | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        now = self._parser.columns
+        if now is not self._columns_list:  # a new INSERT header: convert once, not per row
+            self._columns_list = now
+            self._columns = tuple(now) if now is not None else None
+        return self._columns
+
+    @property
+    def statement(self) -> str:
+        return self._parser.statement
+
+    @property
+    def charset(self) -> str | None:
+        declared = self._parser.charset
+        charset = declared if declared is not None else self._default_charset
+        return None if charset == "binary" else charset
+
+    @property
+    def pos(self) -> int:
+        return self._pos
+
+    def rows(self) -> Iterator[tuple[bytes, int]]:
+        return self._parser.iter_raw_rows()
+
+
+@contextmanager
+def open_sql_chunk(
+    source: ChunkSource,
+    *,
+    block_size: int,
+    data_character_set: str,
+    max_row_size: int,
+    max_row_size_source: str = "",
+) -> Iterator[SqlChunkParser]:
+    """Open an SQL chunk at its resume position; a resume mid-file first reads the charset the file set."""
+
+    def open_at(offset: int) -> ContextManager[BinaryIO]:
+        return open_source_file(source.storage, source.path, source.compression, offset, block_size=block_size)
+
+    charset = (
+        charset_before(lambda: open_at(0), source.pos, path=source.path, block_size=block_size)
+        if source.pos
+        else None
+    )
+    with open_at(source.pos) as stream:
+        parser = SqlParser(
+            stream,
+            path=source.path,
+            start_offset=source.pos,
+            end_offset=source.end,
+            columns=list(source.columns) if source.columns is not None else None,
+            statement=source.statement,
+            block_size=block_size,
+            charset=charset,
+            max_row_size=max_row_size,
+            max_row_size_source=max_row_size_source,
+        )
+        yield SqlChunkParser(parser, pos=source.pos, data_character_set=data_character_set)
