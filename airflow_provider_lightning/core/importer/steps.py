@@ -42,6 +42,7 @@ from airflow_provider_lightning.core.checksum import (
     rounds_fractional_seconds,
     string_findings,
 )
+from airflow_provider_lightning.core.config import Config, ConflictStrategy, KeepAfterSuccess
 from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errormanager import ErrorManager
 from airflow_provider_lightning.core.errors import (
@@ -319,7 +320,7 @@ def init_checkpoint(
         source_url=env.storage.url,
         target_host=env.settings.host,
         target_port=env.settings.port,
-        backend=str(config.tikv_importer.backend),
+        backend=config.tikv_importer.backend.value,
         version=__version__,
         sorted_kv_dir=config.tikv_importer.sorted_kv_dir,
     )
@@ -472,7 +473,8 @@ def _ensure_no_foreign_rows(env: ImportEnv, name: str, target: TableInfo) -> Non
     accept rows already there, as the precheck does.
     """
     config = env.config
-    merging = str(config.conflict.strategy) in ("replace", "ignore") or config.tikv_importer.parallel_import
+    replacing = config.conflict.strategy in (ConflictStrategy.REPLACE, ConflictStrategy.IGNORE)
+    merging = replacing or config.tikv_importer.parallel_import
     leases = env.table_leases()
     if merging or not config.lightning.check_requirements or leases is None:
         return
@@ -826,8 +828,8 @@ def clean_checkpoints(env: ImportEnv, store: CheckpointStore, *, task_id: int | 
     The import's progress markers and table leases in the target go too. ``task_id`` names the import when
     the store cannot (inside Airflow the task checkpoint is in another task's state store).
     """
-    keep = str(env.config.checkpoint.keep_after_success)
-    if keep == "origin":
+    keep = env.config.checkpoint.keep_after_success
+    if keep is KeepAfterSuccess.ORIGIN:
         return f"kept the checkpoints in {store.description}"
     if task_id is None:
         task = store.get_task()
@@ -843,7 +845,7 @@ def clean_checkpoints(env: ImportEnv, store: CheckpointStore, *, task_id: int | 
                 leases.forget_task(conn, task_id)
         finally:
             conn.close()
-    if keep == "rename":
+    if keep is KeepAfterSuccess.RENAME:
         where = store.archive(task_id or 0)
         return f"moved the checkpoints to {where}"
     store.remove_all()
@@ -864,7 +866,7 @@ class ImportSummary:
 
 
 def run_import(
-    config: Any,
+    config: Config,
     store: CheckpointStore,
     *,
     progress: ImportProgress | None = None,
