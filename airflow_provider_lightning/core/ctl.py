@@ -207,7 +207,7 @@ def _committed_view(
     task = store.get_task()
     if target is None or task is None or not target.task_info_schema or not tables:
         return tables, ""
-    markers = ProgressMarkers(target.task_info_schema, task.task_id)
+    markers = ProgressMarkers(target.task_info_schema, task.import_id)
     try:
         conn = target.connect()
     except LightningError as exc:
@@ -220,7 +220,7 @@ def _committed_view(
     return tables, ""
 
 
-def _lease_lines(target: CtlTarget | None, names: list[str], task_id: int | None) -> list[str]:
+def _lease_lines(target: CtlTarget | None, names: list[str], import_id: int | None) -> list[str]:
     """Who holds (or last held, for parallel imports) the owner lease of these tables on the target."""
     from airflow_provider_lightning.core.importer.lease import TableLeases
 
@@ -242,7 +242,7 @@ def _lease_lines(target: CtlTarget | None, names: list[str], task_id: int | None
     rows = [
         (
             h.table,
-            f"task {h.task_id}{' (this import)' if h.task_id == task_id else ''}: {h.owner}",
+            f"task {h.import_id}{' (this import)' if h.import_id == import_id else ''}: {h.owner}",
             f"{h.host}, process {h.pid}",
             h.acquired_at,
             h.heartbeat_at,
@@ -268,7 +268,7 @@ def dump(store: CheckpointStore, target: CtlTarget | None = None) -> str:
         return "\n".join(lines)
     if task is not None:
         lines.append(
-            f"task {task.task_id}: {task.source_url} -> {task.target_host}:{task.target_port}, "
+            f"task {task.import_id}: {task.source_url} -> {task.target_host}:{task.target_port}, "
             f"backend {task.backend}, written by version {task.version}"
         )
     tables, note = _committed_view(store, names, target)
@@ -286,7 +286,7 @@ def dump(store: CheckpointStore, target: CtlTarget | None = None) -> str:
     ]
     lines.append("")
     lines.extend(_columns(("table", "status", "chunks done", "rows", "progress"), rows, right=(2, 3)))
-    lines.extend(_lease_lines(target, list(tables), task.task_id if task is not None else None))
+    lines.extend(_lease_lines(target, list(tables), task.import_id if task is not None else None))
     for name, table in tables.items():
         lines.append("")
         lines.append(f"{name}: {describe_status(table.status)}")
@@ -354,7 +354,7 @@ def dump_csv(store: CheckpointStore, folder: Path, target: CtlTarget | None = No
                 chunks = table.chunks
                 checksum = table.checksum
                 table_rows.writerow((
-                    task.task_id if task else "", name, int(table.status), describe_status(table.status),
+                    task.import_id if task else "", name, int(table.status), describe_status(table.status),
                     table.fingerprint, table.target_identity, len(chunks), sum(1 for c in chunks if c.finished),
                     table.rows, checksum.rows, checksum.sum,
                 ))
@@ -430,7 +430,7 @@ def error_destroy(store: CheckpointStore, table: str, target: CtlTarget) -> list
                     if _server_code(exc) not in _MISSING:
                         raise TargetError(f"cannot drop {name} in the target: {_message(exc)}") from exc
             if task is not None:
-                _forget_target_records(conn, target.task_info_schema, task.task_id, name)
+                _forget_target_records(conn, target.task_info_schema, task.import_id, name)
             store.remove_table(name)
             log.info("table %s: %s and its checkpoints removed", name,
                      "emptied" if target.keep_table_definitions else "dropped")
@@ -453,10 +453,10 @@ def remove(store: CheckpointStore, table: str, target: CtlTarget | None) -> list
         try:
             if everything:
                 # A new task id comes with the next run; the old task's error rows stay as a record.
-                ProgressMarkers(target.task_info_schema, task.task_id).delete(conn)
+                ProgressMarkers(target.task_info_schema, task.import_id).delete(conn)
             else:
                 for name in names:
-                    _forget_target_records(conn, target.task_info_schema, task.task_id, name)
+                    _forget_target_records(conn, target.task_info_schema, task.import_id, name)
         finally:
             conn.close()
     if everything:
@@ -467,7 +467,7 @@ def remove(store: CheckpointStore, table: str, target: CtlTarget | None) -> list
     return names
 
 
-def _forget_target_records(conn: Any, schema: str, task_id: int, table: str) -> None:
+def _forget_target_records(conn: Any, schema: str, import_id: int, table: str) -> None:
     """Delete a table's progress markers and error rows of this task, and take its error rows out of the
     task's ``max-error`` counts, in one transaction: the rerun that imports the table again records its
     rows' errors afresh and must not find them counted twice."""
@@ -477,10 +477,10 @@ def _forget_target_records(conn: Any, schema: str, task_id: int, table: str) -> 
     conn.begin()
     try:
         with conn.cursor() as cur:
-            ProgressMarkers(schema, task_id).delete(conn, table)
+            ProgressMarkers(schema, import_id).delete(conn, table)
             for kind, name in (("syntax", SYNTAX_ERROR_TABLE), ("type", TYPE_ERROR_TABLE), ("conflict", CONFLICT_TABLE)):
                 try:
-                    cur.execute(f"DELETE FROM {q}.{name} WHERE task_id = %s AND table_name = %s", (task_id, table))
+                    cur.execute(f"DELETE FROM {q}.{name} WHERE task_id = %s AND table_name = %s", (import_id, table))
                 except Exception as exc:  # no such table: nothing was recorded
                     if _server_code(exc) in _MISSING:
                         continue
@@ -489,7 +489,7 @@ def _forget_target_records(conn: Any, schema: str, task_id: int, table: str) -> 
                     cur.execute(
                         f"UPDATE {q}.{COUNTS_TABLE} SET `count` = GREATEST(`count` - %s, 0) "
                         "WHERE task_id = %s AND kind = %s",
-                        (cur.rowcount, task_id, kind),
+                        (cur.rowcount, import_id, kind),
                     )
         conn.commit()
     except BaseException:

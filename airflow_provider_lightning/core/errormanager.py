@@ -102,9 +102,9 @@ class ErrorManager:
     in memory.
     """
 
-    def __init__(self, schema: str, task_id: int, limits: ErrorLimits) -> None:
+    def __init__(self, schema: str, import_id: int, limits: ErrorLimits) -> None:
         self.schema = schema
-        self.task_id = task_id
+        self.import_id = import_id
         self.limits = limits
         self._q = quote_identifier(schema) if schema else ""
         self._memory_counts: dict[str, int] = {}
@@ -139,7 +139,7 @@ class ErrorManager:
             cur.executemany(
                 f"INSERT INTO {self._q}.{TYPE_ERROR_TABLE} (task_id, table_name, path, `offset`, error, row_data) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                [(self.task_id, table, path, r.offset, r.error, _text(r.row_data)) for r in rows],
+                [(self.import_id, table, path, r.offset, r.error, _text(r.row_data)) for r in rows],
             )
 
     def record_conflicts(self, cur: Any, table: str, path: str, rows: list[RowError]) -> None:
@@ -157,7 +157,7 @@ class ErrorManager:
             cur.executemany(
                 f"INSERT INTO {self._q}.{CONFLICT_TABLE} "
                 "(task_id, table_name, path, `offset`, error, row_id, row_data) VALUES (%s, %s, %s, %s, %s, 0, %s)",
-                [(self.task_id, table, path, r.offset, r.error, _text(r.row_data)) for r in recorded],
+                [(self.import_id, table, path, r.offset, r.error, _text(r.row_data)) for r in recorded],
             )
         if before + len(rows) > self.limits.conflict:
             first = rows[max(0, crossing)]
@@ -175,7 +175,7 @@ class ErrorManager:
             cur.execute(
                 f"INSERT INTO {self._q}.{SYNTAX_ERROR_TABLE} (task_id, table_name, path, `offset`, error, context) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                (self.task_id, table, path, offset, error, _text(context)),
+                (self.import_id, table, path, offset, error, _text(context)),
             )
 
     def _count(self, cur: Any, kind: str, n: int) -> int:
@@ -186,10 +186,10 @@ class ErrorManager:
         cur.execute(
             f"INSERT INTO {self._q}.{COUNTS_TABLE} (task_id, kind, `count`) VALUES (%s, %s, %s) "
             "ON DUPLICATE KEY UPDATE `count` = `count` + VALUES(`count`)",
-            (self.task_id, kind, n),
+            (self.import_id, kind, n),
         )
         cur.execute(
-            f"SELECT `count` FROM {self._q}.{COUNTS_TABLE} WHERE task_id = %s AND kind = %s", (self.task_id, kind)
+            f"SELECT `count` FROM {self._q}.{COUNTS_TABLE} WHERE task_id = %s AND kind = %s", (self.import_id, kind)
         )
         return int(cur.fetchone()[0])
 
@@ -203,7 +203,7 @@ class ErrorManager:
                 try:
                     cur.execute(
                         f"SELECT table_name, COUNT(*) FROM {self._q}.{name} WHERE task_id = %s GROUP BY table_name",
-                        (self.task_id,),
+                        (self.import_id,),
                     )
                 except Exception:  # noqa: BLE001 - the table may not exist yet; nothing recorded then
                     continue
@@ -216,7 +216,7 @@ class ErrorManager:
         """The query that shows a table's rows of one error table, for the end-of-import summary."""
         name = {"type": TYPE_ERROR_TABLE, "syntax": SYNTAX_ERROR_TABLE, "conflict": CONFLICT_TABLE}[kind]
         escaped = table.replace("\\", "\\\\").replace("'", "\\'")
-        return f"SELECT * FROM {self._q}.{name} WHERE task_id = {self.task_id} AND table_name = '{escaped}'"
+        return f"SELECT * FROM {self._q}.{name} WHERE task_id = {self.import_id} AND table_name = '{escaped}'"
 
 
 def _text(data: bytes | str) -> str:

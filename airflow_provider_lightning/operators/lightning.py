@@ -36,7 +36,7 @@ PROGRESS_LOG_INTERVAL = 30.0
 ASSET_ALIAS = "lightning-imported-tables"
 
 
-def import_task_id(dag_id: str, run_id: str, group_id: str) -> int:
+def run_import_id(dag_id: str, run_id: str, group_id: str) -> int:
     """Lightning's task id for one import of one DAG run: the same in every task, every try and Clear.
 
     It names the import's rows in the target's task-info schema (progress markers, error tables), so a
@@ -146,8 +146,9 @@ class LightningBaseOperator(BaseOperator):
         """The id of the ``lightning_import`` TaskGroup this task is in ("" outside one)."""
         return self.task_id.rsplit(".", 1)[0] if "." in self.task_id else ""
 
-    def lightning_task_id(self, context: Context) -> int:
-        return import_task_id(self.dag_id, context["run_id"], self.group_id)
+    def import_id(self, context: Context) -> int:
+        """Lightning's task id of this run's import (the ``task_id`` column of the task-info tables)."""
+        return run_import_id(self.dag_id, context["run_id"], self.group_id)
 
     def final_failure_advice(self, context: Context) -> str:
         """What to do after an error that a retry cannot fix (the task is not retried)."""
@@ -220,7 +221,7 @@ class LightningPrecheckOperator(_AfterPrepare):
         from airflow_provider_lightning.core.checkpoints.partial import MarkerResumeView  # noqa: PLC0415
 
         env = self.import_env(self.prepared)
-        store = self.explicit_store(env) or MarkerResumeView(env.markers(self.lightning_task_id(context)), env.connect)
+        store = self.explicit_store(env) or MarkerResumeView(env.markers(self.import_id(context)), env.connect)
         try:
             return precheck(env, store).to_json()
         finally:
@@ -250,7 +251,7 @@ class LightningInitCheckpointOperator(_AfterPrepare):
         if own_store:
             store = TaskOnlyStore(TaskStateCheckpointStore(context["task_state_store"]))
         try:
-            names = init_checkpoint(env, store, task_id=self.lightning_task_id(context), plan_tables=not own_store)
+            names = init_checkpoint(env, store, import_id=self.import_id(context), plan_tables=not own_store)
             task = store.get_task()
         finally:
             store.close()
@@ -366,7 +367,7 @@ class LightningPostProcessOperator(_AfterPrepare):
         for item in _flatten(self.results):
             result = TableResult.from_json(item)
             try:
-                outcome = post_process_table(env, result, task_id=self.lightning_task_id(context))
+                outcome = post_process_table(env, result, import_id=self.import_id(context))
             except ChecksumMismatch as exc:
                 failures.append(str(exc))
                 continue
@@ -417,7 +418,7 @@ class LightningCleanCheckpointsOperator(_AfterPrepare):
             store = ExpiringStateStore()
             log.info("checkpoints: %s", store.description)
         try:
-            return clean_checkpoints(env, store, task_id=self.lightning_task_id(context))
+            return clean_checkpoints(env, store, import_id=self.import_id(context))
         finally:
             store.close()
             if client is not None:

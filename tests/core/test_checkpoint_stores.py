@@ -147,7 +147,7 @@ def reopen(request, tmp_path) -> Iterator[Callable[[], CheckpointStore]]:
 
 def make_task(**changes) -> TaskCheckpoint:
     task = TaskCheckpoint(
-        task_id=1_700_000_000_123,
+        import_id=1_700_000_000_123,
         source_url="s3://bucket/dump?region=eu-west-1",
         target_host="127.0.0.1",
         target_port=4000,
@@ -251,7 +251,7 @@ table_checkpoints = st.builds(
 )
 task_checkpoints = st.builds(
     TaskCheckpoint,
-    task_id=_int64,
+    import_id=_int64,
     source_url=_texts_of(200),
     target_host=_texts_of(128),
     target_port=st.integers(0, 65535),
@@ -283,8 +283,8 @@ def test_task_checkpoint_reads_back_as_written(store, task):
 
 def test_putting_a_task_replaces_the_previous_one(store):
     store.put_task(make_task())
-    store.put_task(make_task(task_id=2, backend="physical"))
-    assert store.get_task() == make_task(task_id=2, backend="physical")
+    store.put_task(make_task(import_id=2, backend="physical"))
+    assert store.get_task() == make_task(import_id=2, backend="physical")
 
 
 @_store_settings

@@ -27,8 +27,8 @@ def leases(mysql_server, make_database) -> TableLeases:
     return TableLeases(lambda: mysql_server.connect(), schema, duration=30.0)
 
 
-def _owner(task_id: int, *, parallel: bool = False) -> LeaseOwner:
-    return LeaseOwner(task_id, f"test import {task_id}", "test-host", 10_000_000 + task_id, parallel)
+def _owner(import_id: int, *, parallel: bool = False) -> LeaseOwner:
+    return LeaseOwner(import_id, f"test import {import_id}", "test-host", 10_000_000 + import_id, parallel)
 
 
 def test_of_many_imports_taking_one_table_at_the_same_instant_exactly_one_gets_it(leases):
@@ -36,12 +36,12 @@ def test_of_many_imports_taking_one_table_at_the_same_instant_exactly_one_gets_i
     barrier = threading.Barrier(contenders)
     won, refused, failed = [], [], []
 
-    def take(task_id: int) -> None:
+    def take(import_id: int) -> None:
         barrier.wait()
         try:
-            won.append(leases.acquire(TABLE, _owner(task_id)))
+            won.append(leases.acquire(TABLE, _owner(import_id)))
         except TableLeaseHeld:
-            refused.append(task_id)
+            refused.append(import_id)
         except BaseException as exc:  # noqa: BLE001 - any other outcome fails the test below
             failed.append(exc)
 
@@ -58,7 +58,7 @@ def test_of_many_imports_taking_one_table_at_the_same_instant_exactly_one_gets_i
             holders = leases.holders(conn, TABLE)
         finally:
             conn.close()
-        assert [h.task_id for h in holders] == [won[0].owner.task_id]
+        assert [h.import_id for h in holders] == [won[0].owner.import_id]
     finally:
         for lease in won:
             lease.release()
@@ -85,7 +85,7 @@ def test_a_released_table_can_be_taken_by_another_import(leases):
         last = leases.last_owner(conn, TABLE)
     finally:
         conn.close()
-    assert last is not None and last.task_id == 2
+    assert last is not None and last.import_id == 2
 
 
 def test_a_lease_whose_row_was_taken_over_is_lost_and_stops_its_holder(mysql_server, make_database):
@@ -114,7 +114,7 @@ def test_parallel_imports_share_a_table_and_are_marked_as_sharing_it(leases):
     try:
         assert leases.is_shared(conn, TABLE, 1) and leases.is_shared(conn, TABLE, 2)
         leases.forget_task(conn, 1)
-        assert [h.task_id for h in leases.holders(conn, TABLE)] == [2]
+        assert [h.import_id for h in leases.holders(conn, TABLE)] == [2]
     finally:
         conn.close()
 

@@ -94,11 +94,11 @@ class AirflowRunCheckpointStore:
         self._client.clear_state(self.dag_id, self.run_id, self._init_task)
         self._stores = None
 
-    def archive(self, task_id: int) -> str:
+    def archive(self, import_id: int) -> str:
         """Move every task instance's checkpoints aside within its own state store."""
         for store in (*self._table_stores().values(), self._init_store()):
-            store.archive(task_id)
-        return f"{self.description}, keys lightning/archive-{task_id}/"
+            store.archive(import_id)
+        return f"{self.description}, keys lightning/archive-{import_id}/"
 
     def close(self) -> None:
         pass

@@ -52,9 +52,9 @@ def _chunk_hash(table: str, chunk_key: str) -> bytes:
 class ProgressMarkers:
     """The markers of one import task in one task-info schema."""
 
-    def __init__(self, schema: str, task_id: int) -> None:
+    def __init__(self, schema: str, import_id: int) -> None:
         self.schema = schema
-        self.task_id = task_id
+        self.import_id = import_id
         self._table = f"{quote_identifier(schema)}.{PROGRESS_TABLE}"
         self._upsert = (
             f"INSERT INTO {self._table} (task_id, chunk_hash, table_name, chunk_key, pos, rows_done, "
@@ -97,13 +97,13 @@ class ProgressMarkers:
         sent on a connection that then broke, or another process writing the same chunk — and then
         reads what it committed, so the caller knows for certain where the chunk stands.
         """
-        cur.execute(self._lock, (self.task_id, _chunk_hash(table, chunk_key)))
+        cur.execute(self._lock, (self.import_id, _chunk_hash(table, chunk_key)))
         row = cur.fetchone()
         return _progress(row) if row is not None else None
 
     def _values(self, table: str, progress: ChunkProgress) -> tuple[Any, ...]:
         return (
-            self.task_id,
+            self.import_id,
             _chunk_hash(table, progress.chunk_key),
             table,
             progress.chunk_key,
@@ -122,7 +122,7 @@ class ProgressMarkers:
                 cur.execute(
                     f"SELECT chunk_key, pos, rows_done, checksum_sum, columns, statement, finished "
                     f"FROM {self._table} WHERE task_id = %s AND table_name = %s",
-                    (self.task_id, table),
+                    (self.import_id, table),
                 )
             except Exception as exc:  # noqa: BLE001 - no schema or table yet means no markers
                 if _is_missing_table(exc):
@@ -139,7 +139,7 @@ class ProgressMarkers:
         """The tables this task has committed rows of (sorted)."""
         with conn.cursor() as cur:
             try:
-                cur.execute(f"SELECT DISTINCT table_name FROM {self._table} WHERE task_id = %s", (self.task_id,))
+                cur.execute(f"SELECT DISTINCT table_name FROM {self._table} WHERE task_id = %s", (self.import_id,))
             except Exception as exc:  # noqa: BLE001
                 if _is_missing_table(exc):
                     return []
@@ -151,10 +151,10 @@ class ProgressMarkers:
         with conn.cursor() as cur:
             try:
                 if table is None:
-                    cur.execute(f"DELETE FROM {self._table} WHERE task_id = %s", (self.task_id,))
+                    cur.execute(f"DELETE FROM {self._table} WHERE task_id = %s", (self.import_id,))
                 else:
                     cur.execute(
-                        f"DELETE FROM {self._table} WHERE task_id = %s AND table_name = %s", (self.task_id, table)
+                        f"DELETE FROM {self._table} WHERE task_id = %s AND table_name = %s", (self.import_id, table)
                     )
             except Exception as exc:  # noqa: BLE001
                 if not _is_missing_table(exc):

@@ -41,7 +41,7 @@ class BackendContext:
 
     config: Config
     settings: ConnectionSettings
-    task_id: int
+    import_id: int
     session_sql: tuple[str, ...] = ()
     errors: ErrorManager | None = None
     markers: ProgressMarkers | None = None

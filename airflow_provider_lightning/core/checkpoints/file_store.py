@@ -132,10 +132,10 @@ class FileCheckpointStore:
             self._reset()
         log.info("removed all checkpoints: deleted %s", self.path)
 
-    def archive(self, task_id: int) -> str:
-        """Move the checkpoints aside to ``<file>.<task_id>.bak`` (``keep-after-success = "rename"``,
+    def archive(self, import_id: int) -> str:
+        """Move the checkpoints aside to ``<file>.<import id>.bak`` (``keep-after-success = "rename"``,
         Lightning's ``MoveCheckpoints``) and return where they went; this store is empty afterwards."""
-        backup = self.path.with_name(f"{self.path.name}.{task_id}.bak")
+        backup = self.path.with_name(f"{self.path.name}.{import_id}.bak")
         with self._lock, self._file_lock():
             try:
                 os.replace(self.path, backup)

@@ -242,9 +242,13 @@ class TaskCheckpoint:
 
     A later run refuses to resume with a different source, target or backend (Lightning's
     ``verifyCheckpoint``), because the tables' progress would not mean anything there.
+
+    ``import_id`` is Lightning's *task id*: the number that names this import's rows in the task-info
+    schema (the ``task_id`` column of the error tables, markers and leases, as in Lightning). It has its own
+    name here because "task id" means an Airflow task's id everywhere else in an Airflow deployment.
     """
 
-    task_id: int
+    import_id: int
     source_url: str
     target_host: str
     target_port: int
@@ -254,7 +258,7 @@ class TaskCheckpoint:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "task_id": self.task_id,
+            "task_id": self.import_id,
             "source_url": self.source_url,
             "target_host": self.target_host,
             "target_port": self.target_port,
@@ -265,7 +269,9 @@ class TaskCheckpoint:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskCheckpoint:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        # Stored under Lightning's name, task_id (to_json).
+        values = {**data, "import_id": data["task_id"]} if "task_id" in data else data
+        return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
 
 
 def fingerprint_of(*parts: Any) -> str:

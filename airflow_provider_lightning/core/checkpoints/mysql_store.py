@@ -98,9 +98,9 @@ class MySQLCheckpointStore:
             row = cur.fetchone()
             if row is None:
                 return None
-            task_id, source, backend, host, port, version, sorted_kv_dir = row
+            import_id, source, backend, host, port, version, sorted_kv_dir = row
             return TaskCheckpoint(
-                task_id=task_id,
+                import_id=import_id,
                 source_url=source,
                 target_host=host,
                 target_port=port,
@@ -120,7 +120,7 @@ class MySQLCheckpointStore:
                 "tidb_host, tidb_port, pd_addr, sorted_kv_dir, lightning_ver) "
                 "VALUES (1, %s, %s, %s, '', %s, %s, '', %s, %s)",
                 (
-                    task.task_id,
+                    task.import_id,
                     task.source_url,
                     task.backend,
                     task.target_host,
@@ -283,11 +283,11 @@ class MySQLCheckpointStore:
         self._run("remove all checkpoints", drop, ddl=True, if_missing=_FAIL)
         log.info("removed all checkpoints: dropped %s", self.description)
 
-    def archive(self, task_id: int) -> str:
-        """Move the checkpoint tables to database ``<schema>.<task_id>.bak`` (``keep-after-success =
+    def archive(self, import_id: int) -> str:
+        """Move the checkpoint tables to database ``<schema>.<import id>.bak`` (``keep-after-success =
         "rename"``, Lightning's ``MoveCheckpoints``) and return where they went; this store is empty
         afterwards."""
-        backup = f"{self.schema}.{task_id}.bak"
+        backup = f"{self.schema}.{import_id}.bak"
 
         def move(cur) -> None:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {_quote(backup)}")

@@ -55,8 +55,8 @@ class TaskOnlyStore:
     def remove_all(self) -> None:
         self._inner.remove_all()
 
-    def archive(self, task_id: int) -> str:
-        return self._inner.archive(task_id)
+    def archive(self, import_id: int) -> str:
+        return self._inner.archive(import_id)
 
     def close(self) -> None:
         self._inner.close()
@@ -132,7 +132,7 @@ class ExpiringStateStore:
     def remove_all(self) -> None:
         """Left to expire."""
 
-    def archive(self, task_id: int) -> str:
+    def archive(self, import_id: int) -> str:
         return self.description
 
     def close(self) -> None:

@@ -215,11 +215,11 @@ class TaskStateCheckpointStore:
             self._accessor.delete(self._task_key)
             self._task = None
 
-    def archive(self, task_id: int) -> str:
-        """Move the checkpoints under ``lightning/archive-<task_id>/`` (``keep-after-success = "rename"``)
+    def archive(self, import_id: int) -> str:
+        """Move the checkpoints under ``lightning/archive-<import id>/`` (``keep-after-success = "rename"``)
         and return where they went; this store is empty afterwards. The archived rows expire with the
         state store's retention, like the others."""
-        prefix = f"{self._prefix}archive-{task_id}/"
+        prefix = f"{self._prefix}archive-{import_id}/"
         backup = TaskStateCheckpointStore(self._accessor, description=self.description, prefix=prefix)
         with self._lock:
             task = self.get_task()

@@ -76,7 +76,7 @@ class CheckpointStore(Protocol):
         """Remove everything, the task included (Lightning's ``--checkpoint-remove=all``)."""
         ...
 
-    def archive(self, task_id: int) -> str:
+    def archive(self, import_id: int) -> str:
         """Move everything aside, named for ``task_id`` (``keep-after-success = "rename"``, Lightning's
         ``MoveCheckpoints``); return where it went, for messages. The store is empty afterwards."""
         ...
@@ -95,7 +95,7 @@ def check_status(status: int, where: str) -> None:
 
 def check_task(task: TaskCheckpoint) -> None:
     """Refuse a task checkpoint that some store could not keep exactly."""
-    _check_int(task.task_id, INT64, "task checkpoint: task id")
+    _check_int(task.import_id, INT64, "task checkpoint: task id")
     _check_int(task.target_port, INT32, "task checkpoint: target port")
     for label, value, limit in (
         ("source URL", task.source_url, MAX_SOURCE_URL),
@@ -271,12 +271,12 @@ class MemoryCheckpointStore:
             self._task = None
             self._tables.clear()
 
-    def archive(self, task_id: int) -> str:
+    def archive(self, import_id: int) -> str:
         with self._lock:
-            self.archived[task_id] = (self._task, dict(self._tables))
+            self.archived[import_id] = (self._task, dict(self._tables))
             self._task = None
             self._tables.clear()
-        return f"memory (archive {task_id})"
+        return f"memory (archive {import_id})"
 
     def close(self) -> None:
         pass

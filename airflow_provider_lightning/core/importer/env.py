@@ -139,7 +139,7 @@ class ImportEnv:
     def task_info_schema(self) -> str:
         return self.config.lightning.task_info_schema_name
 
-    def error_manager(self, task_id: int) -> ErrorManager:
+    def error_manager(self, import_id: int) -> ErrorManager:
         conflict = self.config.conflict
         max_error = self.config.lightning.max_error
         limits = ErrorLimits(
@@ -150,10 +150,10 @@ class ImportEnv:
                 conflict.threshold if conflict.strategy is ConflictStrategy.REPLACE else conflict.max_record_rows
             ),
         )
-        return ErrorManager(self.task_info_schema, task_id, limits)
+        return ErrorManager(self.task_info_schema, import_id, limits)
 
-    def markers(self, task_id: int) -> ProgressMarkers | None:
-        return ProgressMarkers(self.task_info_schema, task_id) if self.task_info_schema else None
+    def markers(self, import_id: int) -> ProgressMarkers | None:
+        return ProgressMarkers(self.task_info_schema, import_id) if self.task_info_schema else None
 
     def table_leases(self) -> TableLeases | None:
         """The owner leases of the target's tables (None without a task-info schema to keep them in)."""

@@ -105,15 +105,15 @@ class TableLeaseLost(LightningError):
 class LeaseOwner:
     """Who takes a lease: the import (its checkpoint task id), described for humans, and where it runs."""
 
-    task_id: int
+    import_id: int
     description: str
     host: str
     pid: int
     parallel: bool = False
 
     @classmethod
-    def this_process(cls, task_id: int, description: str, *, parallel: bool = False) -> LeaseOwner:
-        return cls(task_id, description, socket.gethostname(), os.getpid(), parallel)
+    def this_process(cls, import_id: int, description: str, *, parallel: bool = False) -> LeaseOwner:
+        return cls(import_id, description, socket.gethostname(), os.getpid(), parallel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ class LeaseHolder:
     """A lease row as read back from the target."""
 
     table: str
-    task_id: int
+    import_id: int
     token: str
     owner: str
     host: str
@@ -136,7 +136,7 @@ class LeaseHolder:
 
     def describe(self) -> str:
         return (
-            f"import task {self.task_id} ({self.owner}) on host {self.host}, process {self.pid}, "
+            f"import task {self.import_id} ({self.owner}) on host {self.host}, process {self.pid}, "
             f"holding it since {self.acquired_at} UTC (last heartbeat {self.heartbeat_at} UTC, "
             f"expires {self.expires_at} UTC{' unless renewed' if self.live else ''})"
             + (" with parallel-import" if self.parallel else "")
@@ -147,7 +147,7 @@ class LeaseHolder:
 class LastOwner:
     """Who last released a table, from its anchor row."""
 
-    task_id: int
+    import_id: int
     owner: str
     released_at: str
 
@@ -212,7 +212,7 @@ class TableLeases:
                 time.sleep(min(remaining, max(0.05, min(1.0, self.duration / 4))))
         finally:
             conn.close()
-        log.info("table %s: lease taken by import task %d (%s)", table, owner.task_id, owner.description)
+        log.info("table %s: lease taken by import task %d (%s)", table, owner.import_id, owner.description)
         lease = TableLease(self, table, owner, token, renewed_at=sent)
         TableFailpoints(table).lease_taken()  # tests: hold the import here, the table leased and unwritten
         return lease
@@ -241,7 +241,7 @@ class TableLeases:
             for holder in holders:
                 if holder.token == token:
                     continue
-                if holder.task_id == owner.task_id:
+                if holder.import_id == owner.import_id:
                     if holder.live and _is_other_live_process_here(holder, owner):
                         blockers.append(holder)  # this same import is running right now in another process
                     continue  # our own import's earlier run: taken back by the upsert below
@@ -263,16 +263,16 @@ class TableLeases:
                 )
                 cur.execute(
                     f"DELETE FROM {self._q}.{LEASE_TABLE} WHERE table_name = %s AND task_id = %s AND token = %s",
-                    (table, holder.task_id, holder.token),
+                    (table, holder.import_id, holder.token),
                 )
             # Parallel imports that meet on a table mark each other: neither can checksum it alone.
-            others = [h for h in holders if h.task_id != owner.task_id and h not in dead]
+            others = [h for h in holders if h.import_id != owner.import_id and h not in dead]
             shared = owner.parallel and any(h.parallel for h in others)
             if shared:
                 cur.execute(
                     f"UPDATE {self._q}.{LEASE_TABLE} SET shared = 1 WHERE table_name = %s AND task_id <> %s "
                     "AND parallel = 1",
-                    (table, owner.task_id),
+                    (table, owner.import_id),
                 )
             cur.execute(
                 f"INSERT INTO {self._q}.{LEASE_TABLE} (table_name, task_id, token, owner, host, pid, parallel, "
@@ -282,7 +282,7 @@ class TableLeases:
                 "pid = VALUES(pid), parallel = VALUES(parallel), shared = shared OR VALUES(shared), "
                 "acquired_at = VALUES(acquired_at), heartbeat_at = VALUES(heartbeat_at), "
                 "expires_at = VALUES(expires_at), released_at = NULL",
-                (table, owner.task_id, token, owner.description[:1024], owner.host[:255], owner.pid,
+                (table, owner.import_id, token, owner.description[:1024], owner.host[:255], owner.pid,
                  int(owner.parallel), int(shared), self._micros()),
             )
             conn.commit()
@@ -305,13 +305,13 @@ class TableLeases:
             row = cur.fetchone()
         return LastOwner(int(row[0]), _text(row[1]), _text(row[2])) if row else None
 
-    def is_shared(self, conn: Any, table: str, task_id: int) -> bool:
+    def is_shared(self, conn: Any, table: str, import_id: int) -> bool:
         """Whether other parallel imports wrote ``table`` alongside import ``task_id``."""
         try:
             with conn.cursor() as cur:
                 cur.execute(
                     f"SELECT shared FROM {self._q}.{LEASE_TABLE} WHERE table_name = %s AND task_id = %s",
-                    (table, task_id),
+                    (table, import_id),
                 )
                 row = cur.fetchone()
         except pymysql.err.ProgrammingError as exc:
@@ -320,12 +320,12 @@ class TableLeases:
             return False
         return bool(row and row[0])
 
-    def forget_task(self, conn: Any, task_id: int) -> None:
+    def forget_task(self, conn: Any, import_id: int) -> None:
         """Remove every row an import kept (parallel imports keep theirs until their checkpoints go)."""
         try:
             with conn.cursor() as cur:
                 cur.execute(
-                    f"DELETE FROM {self._q}.{LEASE_TABLE} WHERE task_id = %s AND released_at IS NOT NULL", (task_id,)
+                    f"DELETE FROM {self._q}.{LEASE_TABLE} WHERE task_id = %s AND released_at IS NOT NULL", (import_id,)
                 )
         except pymysql.err.ProgrammingError as exc:
             if exc.args[0] != 1146:  # no table: no import_table ever ran against this target
@@ -341,7 +341,7 @@ class TableLeases:
         )
         return [
             LeaseHolder(
-                table=_text(r[0]), task_id=int(r[1]), token=_text(r[2]), owner=_text(r[3]), host=_text(r[4]),
+                table=_text(r[0]), import_id=int(r[1]), token=_text(r[2]), owner=_text(r[3]), host=_text(r[4]),
                 pid=int(r[5]), parallel=bool(r[6]), shared=bool(r[7]), acquired_at=_text(r[8]),
                 heartbeat_at=_text(r[9]), expires_at=_text(r[10]), released=bool(r[11]), live=bool(r[12]),
             )
@@ -385,7 +385,7 @@ class TableLease:
         cur.execute(
             f"SELECT 1 FROM {self.leases._q}.{LEASE_TABLE} WHERE table_name = %s AND task_id = %s AND token = %s "
             f"AND released_at IS NULL{lock}",
-            (self.table, self.owner.task_id, self.token),
+            (self.table, self.owner.import_id, self.token),
         )
         if cur.fetchone() is None:
             if not self.lost.is_set():
@@ -400,7 +400,7 @@ class TableLease:
     def ensure_held(self) -> None:
         if self.lost.is_set():
             raise TableLeaseLost(
-                f"table {self.table}: this import (task {self.owner.task_id}) lost its lease on the table while "
+                f"table {self.table}: this import (task {self.owner.import_id}) lost its lease on the table while "
                 f"writing ({self.lost_reason}), so it stopped writing. Its committed rows and checkpoint are "
                 "intact: run the same import again to resume it once the other import is done (see "
                 f"{self.leases.schema}.{LEASE_TABLE})"
@@ -418,7 +418,7 @@ class TableLease:
             return
         try:
             with conn.cursor() as cur:
-                key = (self.table, self.owner.task_id, self.token)
+                key = (self.table, self.owner.import_id, self.token)
                 if self.owner.parallel:
                     cur.execute(
                         f"UPDATE {q}.{LEASE_TABLE} SET released_at = UTC_TIMESTAMP(6) "
@@ -433,7 +433,7 @@ class TableLease:
                     cur.execute(
                         f"UPDATE {q}.{ANCHOR_TABLE} SET last_task_id = %s, last_owner = %s, "
                         "last_released_at = UTC_TIMESTAMP(6) WHERE table_name = %s",
-                        (self.owner.task_id, self._who()[:1024], self.table),
+                        (self.owner.import_id, self._who()[:1024], self.table),
                     )
         except Exception as exc:  # noqa: BLE001 - the lease expires by itself
             log.warning("table %s: could not release the lease (%s); it expires by itself", self.table, exc)
@@ -458,7 +458,7 @@ class TableLease:
                             f"UPDATE {q}.{LEASE_TABLE} SET heartbeat_at = UTC_TIMESTAMP(6), "
                             "expires_at = UTC_TIMESTAMP(6) + INTERVAL %s MICROSECOND "
                             "WHERE table_name = %s AND task_id = %s AND token = %s AND released_at IS NULL",
-                            (self.leases._micros(), self.table, self.owner.task_id, self.token),
+                            (self.leases._micros(), self.table, self.owner.import_id, self.token),
                         )
                 except Exception as exc:  # noqa: BLE001 - retried at the next beat
                     # The target is away (a restart, the network): the writers cannot write either, and
@@ -513,13 +513,13 @@ def _held_message(table: str, owner: LeaseOwner, blockers: list[LeaseHolder], le
         why = "it imports without parallel-import, and this import declares parallel-import"
     elif any(b.parallel for b in blockers):
         why = "it imports with parallel-import, and this import does not declare it"
-    elif any(b.task_id == owner.task_id for b in blockers):
+    elif any(b.import_id == owner.import_id for b in blockers):
         why = "another process of this same import (same checkpoint) is importing it right now"
     else:
         why = "only one import may write a table at a time"
     waited = f" after waiting {leases.wait:g}s" if leases.wait else ""
     return (
-        f"table {table} is being imported by {who}; {why}. This import (task {owner.task_id}, "
+        f"table {table} is being imported by {who}; {why}. This import (task {owner.import_id}, "
         f"{owner.description}) did not write to it{waited}. Wait for the other import to finish and run this one "
         "again (set [lightning] table-lease-wait to wait automatically); if that import is dead, its lease "
         f"expires {leases.duration:g}s after its last heartbeat (table-lease-duration); to import one table from "

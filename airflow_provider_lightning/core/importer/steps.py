@@ -304,7 +304,7 @@ def default_checkpoint_file(source_url: str, target: ConnectionSettings) -> Path
 
 
 def init_checkpoint(
-    env: ImportEnv, store: CheckpointStore, *, task_id: int | None = None, plan_tables: bool = True
+    env: ImportEnv, store: CheckpointStore, *, import_id: int | None = None, plan_tables: bool = True
 ) -> list[str]:
     """Create or load the task checkpoint and each table's; return the sorted table names to import.
 
@@ -316,7 +316,7 @@ def init_checkpoint(
     """
     config = env.config
     current = TaskCheckpoint(
-        task_id=task_id if task_id is not None else time.time_ns() // 1000,
+        import_id=import_id if import_id is not None else time.time_ns() // 1000,
         source_url=env.storage.url,
         target_host=env.settings.host,
         target_port=env.settings.port,
@@ -331,7 +331,7 @@ def init_checkpoint(
     else:
         _verify_task(stored, current, store)
         task = stored
-    _prepare_task_info_schema(env, task.task_id)
+    _prepare_task_info_schema(env, task.import_id)
     names = []
     options = plan_options(config)
     for table in env.source.tables:
@@ -388,7 +388,7 @@ def _verify_table(existing: TableCheckpoint, table: TableSource, options: dict[s
         )
 
 
-def _prepare_task_info_schema(env: ImportEnv, task_id: int) -> None:
+def _prepare_task_info_schema(env: ImportEnv, import_id: int) -> None:
     if not env.task_info_schema:
         log.warning(
             "lightning.task-info-schema-name is empty: rows that fail are not recorded, and a crash between a "
@@ -397,8 +397,8 @@ def _prepare_task_info_schema(env: ImportEnv, task_id: int) -> None:
         return
     conn = env.connect()
     try:
-        env.error_manager(task_id).create_tables(conn)
-        markers = env.markers(task_id)
+        env.error_manager(import_id).create_tables(conn)
+        markers = env.markers(import_id)
         if markers is not None:
             markers.create_table(conn)
     finally:
@@ -439,7 +439,7 @@ def import_table(
         log.info("table %s: already imported (%s)", printable(name), describe_status(checkpoint.status))
         return TableResult.from_checkpoint(checkpoint, total_bytes=total_bytes)
 
-    lease = _take_table_lease(env, task.task_id, name, owner or f"lightning import, checkpoints in {store.description}")
+    lease = _take_table_lease(env, task.import_id, name, owner or f"lightning import, checkpoints in {store.description}")
     try:
         return _import_leased_table(
             env, store, name, table, checkpoint, task, lease, progress, chunk_pool_size, started, total_bytes
@@ -449,7 +449,7 @@ def import_table(
             lease.release()
 
 
-def _take_table_lease(env: ImportEnv, task_id: int, name: str, owner: str) -> TableLease | None:
+def _take_table_lease(env: ImportEnv, import_id: int, name: str, owner: str) -> TableLease | None:
     """The table's owner lease for this import, before its first row is written (None without a task-info
     schema, where it would live)."""
     leases = env.table_leases()
@@ -460,7 +460,7 @@ def _take_table_lease(env: ImportEnv, task_id: int, name: str, owner: str) -> Ta
         )
         return None
     return leases.acquire(
-        name, LeaseOwner.this_process(task_id, owner, parallel=env.config.tikv_importer.parallel_import)
+        name, LeaseOwner.this_process(import_id, owner, parallel=env.config.tikv_importer.parallel_import)
     )
 
 
@@ -488,7 +488,7 @@ def _ensure_no_foreign_rows(env: ImportEnv, name: str, target: TableInfo) -> Non
     finally:
         conn.close()
     by = (
-        f" — import task {last.task_id} ({last.owner}) wrote it and released it at {last.released_at} UTC"
+        f" — import task {last.import_id} ({last.owner}) wrote it and released it at {last.released_at} UTC"
         if last is not None else ""
     )
     raise TargetError(
@@ -524,15 +524,15 @@ def _import_leased_table(
         )
     if target.is_view:
         raise TargetError(f"{name} is a view in the target; data files cannot be imported into a view")
-    errors = env.error_manager(task.task_id)
+    errors = env.error_manager(task.import_id)
     backend = open_backend(
         BackendContext(
             config=env.config,
             settings=env.settings,
-            task_id=task.task_id,
+            import_id=task.import_id,
             session_sql=tuple(env.prepared.session.statements()),
             errors=errors,
-            markers=env.markers(task.task_id),
+            markers=env.markers(task.import_id),
             fence=lease.fence if lease is not None else None,
         )
     )
@@ -690,7 +690,7 @@ def post_process(env: ImportEnv, store: CheckpointStore, names: Iterable[str]) -
             raise CheckpointError(f"table {name} is in an error state ({describe_status(checkpoint.status)})")
         result = TableResult.from_checkpoint(checkpoint, total_bytes=0)
         try:
-            outcome = post_process_table(env, result, done=checkpoint.status, task_id=task.task_id if task else None)
+            outcome = post_process_table(env, result, done=checkpoint.status, import_id=task.import_id if task else None)
         except ChecksumMismatch as exc:
             store.update_status(name, failed_status(CheckpointStatus.CHECKSUMMED))
             failures.append(str(exc))
@@ -704,7 +704,7 @@ def post_process(env: ImportEnv, store: CheckpointStore, names: Iterable[str]) -
 
 
 def post_process_table(
-    env: ImportEnv, result: TableResult, *, done: int = CheckpointStatus.IMPORTED, task_id: int | None = None
+    env: ImportEnv, result: TableResult, *, done: int = CheckpointStatus.IMPORTED, import_id: int | None = None
 ) -> PostProcessResult:
     """Checksum and ANALYZE one imported table; ``done`` is the status it already reached (skip what's done).
 
@@ -723,7 +723,7 @@ def post_process_table(
     elif level == 0:
         status = CheckpointStatus.CHECKSUM_SKIPPED
     else:
-        checksum_state, expected, actual = _checksum_table(env, result, level, task_id)
+        checksum_state, expected, actual = _checksum_table(env, result, level, import_id)
         status = CheckpointStatus.CHECKSUMMED if expected is not None else CheckpointStatus.CHECKSUM_SKIPPED
     analyze_state = "off"
     analyze_level = int(config.post_restore.analyze)
@@ -755,7 +755,7 @@ def post_process_table(
 _CONCURRENT_CHECKSUM_ROWS = 20_000
 
 
-def _checksum_table(env: ImportEnv, result: TableResult, level: int, task_id: int | None = None):
+def _checksum_table(env: ImportEnv, result: TableResult, level: int, import_id: int | None = None):
     name = result.table
     before = result.checksum_before or RowChecksum()
     reason = None
@@ -763,7 +763,7 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int, task_id: in
         reason = "the table's files carry different column lists"
     elif before.rows and result.columns is not None:
         reason = "the target table held rows before the import and the files carry only some of its columns"
-    elif task_id is not None and _written_by_parallel_imports(env, name, task_id):
+    elif import_id is not None and _written_by_parallel_imports(env, name, import_id):
         reason = (
             "parallel-import: other imports wrote this table too, so its rows are not this import's alone; "
             "compare the table with all the imports' sources together"
@@ -807,14 +807,14 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int, task_id: in
     return "mismatch", expected, actual
 
 
-def _written_by_parallel_imports(env: ImportEnv, name: str, task_id: int) -> bool:
+def _written_by_parallel_imports(env: ImportEnv, name: str, import_id: int) -> bool:
     """Whether, by the table's lease rows, other parallel imports wrote the table alongside this one."""
     leases = env.table_leases()
     if leases is None or not env.config.tikv_importer.parallel_import:
         return False
     conn = env.connect()
     try:
-        return leases.is_shared(conn, name, task_id)
+        return leases.is_shared(conn, name, import_id)
     finally:
         conn.close()
 
@@ -822,7 +822,7 @@ def _written_by_parallel_imports(env: ImportEnv, name: str, task_id: int) -> boo
 # --- 7. clean_checkpoints ------------------------------------------------------------------------------
 
 
-def clean_checkpoints(env: ImportEnv, store: CheckpointStore, *, task_id: int | None = None) -> str:
+def clean_checkpoints(env: ImportEnv, store: CheckpointStore, *, import_id: int | None = None) -> str:
     """Remove (or keep) the checkpoints of a finished import, per ``keep-after-success``; return what was done.
 
     The import's progress markers and table leases in the target go too. ``task_id`` names the import when
@@ -831,22 +831,22 @@ def clean_checkpoints(env: ImportEnv, store: CheckpointStore, *, task_id: int | 
     keep = env.config.checkpoint.keep_after_success
     if keep is KeepAfterSuccess.ORIGIN:
         return f"kept the checkpoints in {store.description}"
-    if task_id is None:
+    if import_id is None:
         task = store.get_task()
-        task_id = task.task_id if task is not None else None
-    if task_id is not None and env.task_info_schema:
+        import_id = task.import_id if task is not None else None
+    if import_id is not None and env.task_info_schema:
         conn = env.connect()
         try:
-            markers = env.markers(task_id)
+            markers = env.markers(import_id)
             if markers is not None:
                 markers.delete(conn)
             leases = env.table_leases()
             if leases is not None:
-                leases.forget_task(conn, task_id)
+                leases.forget_task(conn, import_id)
         finally:
             conn.close()
     if keep is KeepAfterSuccess.RENAME:
-        where = store.archive(task_id or 0)
+        where = store.archive(import_id or 0)
         return f"moved the checkpoints to {where}"
     store.remove_all()
     return f"removed the checkpoints from {store.description}"
@@ -900,7 +900,7 @@ def run_import(
         )
     post = post_process(env, store, names)
     task = store.get_task()
-    errors = env.error_manager(task.task_id if task else 0)
+    errors = env.error_manager(task.import_id if task else 0)
     error_counts = _error_summary(env, errors)
     queries = tuple(
         errors.query_hint(kind, table) for table, kinds in sorted(error_counts.items()) for kind in sorted(kinds)
