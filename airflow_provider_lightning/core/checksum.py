@@ -1136,7 +1136,7 @@ class RowHasher:
     they are): a text column in another charset holds them converted, and that is what is hashed.
     """
 
-    __slots__ = ("_plain_sql", "_plan", "columns")
+    __slots__ = ("_plain_sql", "_plan", "_source_charset", "columns")
 
     def __init__(
         self,
@@ -1146,6 +1146,7 @@ class RowHasher:
         source_charset: str | None = None,
     ) -> None:
         self.columns = tuple(columns)
+        self._source_charset = source_charset  # also how a raw SQL row's strings are read (gbk: 0x5C)
         source = lookup_charset(source_charset)
         self._plan = tuple(
             (
@@ -1236,7 +1237,7 @@ class RowHasher:
         return self._plain_sql
 
     def _hash_parsed(self, raw: bytes) -> int:
-        values = decode_row(raw)
+        values = decode_row(raw, charset=self._source_charset)
         return self._hash(values) if len(values) == len(self.columns) else 0
 
     def _check_width(self, values: Sequence[Value]) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_lightning.core.charsets import (
-    backslash_trail,
     decode_latin1,
     encode_latin1,
     lookup,
@@ -353,18 +352,30 @@ def test_column_names_beyond_ascii_are_spelled_in_the_files_charset(mysql_server
     conn.close()
 
 
-def test_a_gbk_character_ending_in_a_backslash_byte_is_refused_not_misread(
-    mysql_server, make_database, tmp_path
+# The server (and `mariadb --default-character-set=gbk`) reads a GBK string a character at a time, so the
+# second byte 0x5C of 乗 (0x815C) is part of the character, never an escape; a backslash after it is one.
+GBK_815C = "乗".encode("gbk")  # 0x81 0x5C
+GBK_BACKSLASH_ROWS = b",".join(
+    (
+        # the character, then the closing quote (not an escaped quote)
+        b"(1,'" + GBK_815C + b"','x','" + GBK_815C + b"','" + GBK_815C + b"')",
+        # the character, then an escaped n; a character that does not end in 0x5C, then an escaped n
+        b"(2,'" + GBK_815C + b"\\n','x','" + GBK_815C + b"\\n','\xd6\xd0\\n')",
+        # the character, then an escaped quote / a doubled quote / an escaped backslash
+        b"(3,'" + GBK_815C + b"\\'" + GBK_815C + b"','x','" + GBK_815C + b"''" + GBK_815C + b"','"
+        + GBK_815C + b"\\\\')",
+    )
+)
+
+
+@pytest.mark.parametrize("declared", ["SET NAMES gbk", "/*!40101 SET NAMES gbk */", None])
+def test_a_gbk_character_whose_second_byte_is_a_backslash_lands_as_the_client_stores_it(
+    mysql_server, make_database, tmp_path, declared
 ):
-    # 0x815C is a GBK character whose second byte is "\": the server reads it as one character, then an
-    # escaped quote; a byte-level reader sees an escaped backslash and the end of the string.
-    data = b"SET NAMES gbk;\nINSERT INTO `t` VALUES (1,'\x81\\\\','x','x','x');\n"
-    with pytest.raises(LightningError, match=r"at byte 42: .*second byte is a backslash.*utf8mb4"):
-        _import(mysql_server, _dump(tmp_path, data), make_database())
-
-
-def test_a_backslash_after_a_whole_gbk_character_is_an_escape():
-    gbk = lookup("gbk")
-    assert backslash_trail(gbk, "'中\\n'".encode("gbk")) is None
-    assert backslash_trail(gbk, b"'\xd6\x81\\'") is None  # D681 is a character, then an escape
-    assert backslash_trail(gbk, b"'\xd6\xd0\x81\\\\'") == 3  # D6D0 is one, then 815C
+    head = f"{declared};\n".encode() if declared else b""
+    data = head + b"INSERT INTO `t` VALUES " + GBK_BACKSLASH_ROWS + b";\n"
+    ours, oracle = make_database(), make_database()
+    _import(mysql_server, _dump(tmp_path, data), ours, **({} if declared else {"data-character-set": "gbk"}))
+    _load_with_client(mysql_server, oracle, data, client_charset="gbk")
+    assert _table(mysql_server, ours) == _table(mysql_server, oracle)
+    assert [row[3] for row in _table(mysql_server, ours)[1]] == [b"815C", b"815C0A", b"815C27815C"]
