@@ -379,3 +379,44 @@ def test_a_gbk_character_whose_second_byte_is_a_backslash_lands_as_the_client_st
     _load_with_client(mysql_server, oracle, data, client_charset="gbk")
     assert _table(mysql_server, ours) == _table(mysql_server, oracle)
     assert [row[3] for row in _table(mysql_server, ours)[1]] == [b"815C", b"815C0A", b"815C27815C"]
+
+
+def test_a_create_table_under_set_names_gbk_lands_as_the_client_creates_it(
+    mysql_server, make_database, tmp_path
+):
+    # mariadb-dump --default-character-set=gbk: the CREATE is UTF-8 under character_set_client = utf8mb4,
+    # but the connection charset stays gbk, so the server stores the member ö (not in gbk) as '?', as the
+    # data file (written in gbk) then spells it.
+    schema = (
+        "/*!40101 SET NAMES gbk */;\n/*!40101 SET character_set_client = utf8mb4 */;\n"
+        "CREATE TABLE `t` (`id` int NOT NULL, `s` set('x','ö') DEFAULT NULL, `e` enum('é','中') DEFAULT NULL,\n"
+        "  PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n"
+    ).encode()
+    data = b"/*!40101 SET NAMES gbk */;\nINSERT INTO `t` VALUES (1,'x,?','" + "中".encode("gbk") + b"');\n"
+    root = _dump(tmp_path, data)
+    (root / f"{SOURCE}.t-schema.sql").write_bytes(schema)
+    ours, oracle = make_database(), make_database()
+    _import(mysql_server, root, ours)
+    for content in (schema, data):
+        subprocess.run(
+            [
+                "mariadb", f"--host={mysql_server.host}", f"--port={mysql_server.port}",
+                f"--user={mysql_server.user}", f"--password={mysql_server.password}", oracle,
+            ],
+            input=content, check=True, capture_output=True,
+        )
+    conn = mysql_server.connect(charset="utf8mb4")
+    with conn.cursor() as cur:
+        found = []
+        for database in (ours, oracle):
+            cur.execute(
+                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                "ORDER BY ORDINAL_POSITION",
+                (database,),
+            )
+            columns = cur.fetchall()
+            cur.execute(f"SELECT id, s, e FROM `{database}`.`t`")
+            found.append((columns, cur.fetchall()))
+    conn.close()
+    assert found[0] == found[1]
+    assert found[0][0][1] == ("set('x','?')",)
