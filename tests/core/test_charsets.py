@@ -240,6 +240,19 @@ def test_a_gbk_csv_lands_converted_into_every_text_column(mysql_server, make_dat
     assert rows[0] == (b"1", hexed[0], b"616263", hexed[1], b"78")
 
 
+def test_a_gbk_csv_whose_characters_end_in_the_escape_byte_lands_whole(mysql_server, make_database, tmp_path):
+    # 乗 is 0x81 0x5C: LOAD DATA ... CHARACTER SET gbk reads it as one character, not as 0x81 and an escape
+    data = 'id,u,l,g,b\n1,"乗","a","乗\\"中","乗"\n2,乗,b,中文,"x\\\\"\n'.encode("gbk")
+    ours = make_database()
+    _import(mysql_server, _dump(tmp_path, data, ext="csv"), ours, **{"data-character-set": "gbk"})
+    rows = _table(mysql_server, ours)[1]
+    hexed = lambda text, codec: text.encode(codec).hex().upper().encode()  # noqa: E731
+    assert rows == [
+        (b"1", hexed("乗", "utf-8"), b"61", hexed('乗"中', "gbk"), b"815C"),
+        (b"2", hexed("乗", "utf-8"), b"62", hexed("中文", "gbk"), b"785C"),
+    ]
+
+
 def test_a_gb18030_csv_lands_converted_also_beyond_gbk(mysql_server, make_database, tmp_path):
     data = "id,u,l,g,b\n1,中文😀€,abc,中文,x\n".encode("gb18030")
     ours = make_database()

@@ -36,6 +36,7 @@ from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SI
 from airflow_provider_lightning.core.mydump.parquet_parser import ParquetParser, RangeFile
 from airflow_provider_lightning.core.mydump.router import SourceType
 from airflow_provider_lightning.core.mydump.sql_parser import SqlParser, charset_before, decode_row
+from airflow_provider_lightning.core.mydump.two_byte_csv import masking_stream
 from airflow_provider_lightning.core.mydump.values import Value
 from airflow_provider_lightning.core.storage import Compression, LocalStorage, Storage, open_source_file
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo
@@ -408,8 +409,17 @@ class _ChunkRun:
         chunk = self.chunk
         dialect = self.options.dialect
         read_header = dialect.header and chunk.pos == 0 and chunk.columns is None
-        parser = CsvParser(
+        # In gbk, gb18030, big5 and sjis a character's second byte can be the escape character (0x5C):
+        # the parser gets it masked, so that it reads characters as LOAD DATA ... CHARACTER SET does.
+        masking = masking_stream(
             stream,
+            lookup_charset(self.options.data_character_set),
+            dialect.separator + dialect.delimiter + dialect.terminator + dialect.escaped_by,
+            path=chunk.path,
+            offset=chunk.pos,
+        )
+        parser = CsvParser(
+            masking if masking is not None else stream,
             dialect,
             path=chunk.path,
             start_offset=chunk.pos,
@@ -438,9 +448,13 @@ class _ChunkRun:
         converters = None
         if convert is not None:
             converters = [convert if c.charset and c.charset != "binary" else None for c in self.columns]
-        self._send_values(
-            parser.iter_rows(), parser.data_start if read_header else chunk.pos, saved, hasher, converters
-        )
+        rows = parser.iter_rows()
+        if masking is not None:
+            restore = masking.restore
+            rows = (
+                ([restore(v) if type(v) is bytes else v for v in values], end) for values, end in rows
+            )
+        self._send_values(rows, parser.data_start if read_header else chunk.pos, saved, hasher, converters)
 
     def _run_parquet(self) -> None:
         chunk = self.chunk
