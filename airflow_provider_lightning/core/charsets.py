@@ -142,12 +142,14 @@ def is_known(name: str) -> bool:
     return key == "binary" or key in _CHARSETS
 
 
-# Where the characters of real UTF-8 text lie: Latin, Greek, Cyrillic, general punctuation and symbols,
-# CJK, Hangul, full-width forms, emoji. Bytes that decode as UTF-8 only to characters elsewhere (NKo,
-# Samaritan, ...) are far more likely latin1 text that happens to be valid UTF-8 ("ß€" is U+07C0).
+# Where the characters of real UTF-8 text lie: Latin (Latin-1 and Extended-A, and of Extended-B only the
+# letters of Vietnamese, Pinyin and Romanian), Greek, Cyrillic, general punctuation and symbols, CJK,
+# Hangul, full-width forms, emoji. Bytes that decode as UTF-8 only to characters elsewhere (NKo, Samaritan,
+# the rest of Latin Extended-B, ...) are far more likely latin1 text that happens to be valid UTF-8 ("ß€" is
+# U+07C0, "Æ«" is U+01AB).
 _LIKELY_UTF8 = re.compile(
-    "[\u00a0-\u024f\u0370-\u04ff\u2000-\u218f\u2190-\u23ff\u2500-\u27bf\u3000-\u9fff"
-    "\uac00-\ud7af\uff00-\uffef\U0001f300-\U0001faff]+"
+    "[\u00a0-\u017f\u01a0\u01a1\u01af\u01b0\u01cd-\u01dc\u0218-\u021b\u0370-\u04ff\u2000-\u218f"
+    "\u2190-\u23ff\u2500-\u27bf\u3000-\u9fff\uac00-\ud7af\uff00-\uffef\U0001f300-\U0001faff]+"
 )
 _NON_ASCII = re.compile("[^\x00-\x7f]+")
 

@@ -16,6 +16,7 @@ import pytest
 from airflow_provider_lightning.core.charsets import (
     decode_latin1,
     encode_latin1,
+    looks_like_utf8,
     lookup,
     server_conversion,
 )
@@ -60,6 +61,13 @@ def test_server_conversion_leaves_utf8_declared_as_latin1_unconverted_so_it_cann
     convert = server_conversion(lookup("latin1"), lookup("utf8mb4"))
     assert convert(b"caf\xe9") == "café".encode()
     assert convert("café".encode()) == "café".encode()  # not the double-encoded "cafÃ©"
+
+
+def test_latin1_text_that_decodes_to_rare_utf8_letters_is_not_taken_for_utf8():
+    # "Æ«" in latin1 is C6 AB, U+01AB in UTF-8: a letter of no living language, so it is latin1 text
+    assert not looks_like_utf8(encode_latin1("Æ«"))
+    assert not looks_like_utf8(encode_latin1("ß€"))
+    assert all(looks_like_utf8(text.encode()) for text in ("café", "Łódź", "Sơn", "nǚ", "ștefan", "日本"))
 
 
 # --- CSV conversion ---------------------------------------------------------------------------------------
