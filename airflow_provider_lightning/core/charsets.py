@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "MysqlCharset", "decode_latin1", "encode_latin1", "is_known", "looks_like_utf8", "lookup", "server_conversion",
-    "two_byte_lexer",
+    "MysqlCharset", "decode_latin1", "encode_latin1", "is_known", "looks_like_utf8", "lookup",
+    "server_conversion", "two_byte_lexer",
 ]
 
 # Windows-1252 with the five undefined bytes as the C1 controls of the same number (MySQL's latin1).
@@ -42,14 +42,11 @@ class MysqlCharset:
 
     ``max_code_point`` is the largest character the charset holds when the Python codec would accept more
     (MySQL's 3-byte ``utf8mb3`` cannot store characters beyond the Basic Multilingual Plane).
-    ``backslash_safe`` is False for the multi-byte charsets whose second byte can be 0x5C (``\\``): in
-    them a backslash byte is not always an escape (see :func:`two_byte_lexer`).
     """
 
     name: str
     codec: str
     max_code_point: int = 0x10FFFF
-    backslash_safe: bool = True
     single_byte: bool = False
 
     def decode(self, data: bytes, errors: str = "strict") -> str:
@@ -78,12 +75,12 @@ _CHARSETS = {
     "utf8": _UTF8MB3,  # MySQL's and MariaDB's "utf8" is utf8mb3 (unless old_mode says otherwise)
     "latin1": MysqlCharset("latin1", "mysql-latin1", single_byte=True),
     "ascii": MysqlCharset("ascii", "ascii"),
-    "gbk": MysqlCharset("gbk", "gbk", backslash_safe=False),
-    "gb18030": MysqlCharset("gb18030", "gb18030", backslash_safe=False),
+    "gbk": MysqlCharset("gbk", "gbk"),
+    "gb18030": MysqlCharset("gb18030", "gb18030"),
     "gb2312": MysqlCharset("gb2312", "gb2312"),
-    "big5": MysqlCharset("big5", "big5", backslash_safe=False),
-    "sjis": MysqlCharset("sjis", "shift_jis", backslash_safe=False),
-    "cp932": MysqlCharset("cp932", "cp932", backslash_safe=False),
+    "big5": MysqlCharset("big5", "big5"),
+    "sjis": MysqlCharset("sjis", "shift_jis"),
+    "cp932": MysqlCharset("cp932", "cp932"),
     "ujis": MysqlCharset("ujis", "euc_jp"),
     "eucjpms": MysqlCharset("eucjpms", "euc_jp"),
     "euckr": MysqlCharset("euckr", "euc_kr"),

@@ -410,7 +410,8 @@ def test_a_create_table_under_set_names_gbk_lands_as_the_client_creates_it(
     # data file (written in gbk) then spells it.
     schema = (
         "/*!40101 SET NAMES gbk */;\n/*!40101 SET character_set_client = utf8mb4 */;\n"
-        "CREATE TABLE `t` (`id` int NOT NULL, `s` set('x','ö') DEFAULT NULL, `e` enum('é','中') DEFAULT NULL,\n"
+        "CREATE TABLE `t` (`id` int NOT NULL, `s` set('x','ö') DEFAULT NULL,\n"
+        "  `e` enum('é','中') DEFAULT NULL,\n"
         "  PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n"
     ).encode()
     data = b"/*!40101 SET NAMES gbk */;\nINSERT INTO `t` VALUES (1,'x,?','" + "中".encode("gbk") + b"');\n"

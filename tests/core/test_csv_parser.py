@@ -959,7 +959,9 @@ def test_a_gbk_second_byte_0x5c_is_part_of_its_character_not_an_escape(block_siz
     data = text.encode("gbk")
     masking = masking_stream(io.BytesIO(data), lookup_charset("gbk"), b',"\n\\', path="t.csv", offset=0)
     assert masking is not None
-    parser = CsvParser(masking, CsvDialect(header=True), path="t.csv", block_size=block_size, read_header=True)
+    parser = CsvParser(
+        masking, CsvDialect(header=True), path="t.csv", block_size=block_size, read_header=True
+    )
     assert parser.read_header() == ["id", "v", "w"]
     rows = [([masking.restore(v) for v in values], end) for values, end in parser.iter_rows()]
     expected = (["1", "乗", '乗"x'], ["2", "乗", "a\\乗"], ["3", "中文", "俓N"])

@@ -70,7 +70,11 @@ from airflow_provider_lightning.core.importer.table import (
 from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE
 from airflow_provider_lightning.core.mydump.loader import TableSource
 from airflow_provider_lightning.core.mydump.router import SourceType
-from airflow_provider_lightning.core.mydump.schema import connection_charset, parse_schema_file, rewrite_create
+from airflow_provider_lightning.core.mydump.schema import (
+    connection_charset,
+    parse_schema_file,
+    rewrite_create,
+)
 from airflow_provider_lightning.core.storage import (
     MAX_SCHEMA_FILE_SIZE,
     Compression,
@@ -242,7 +246,9 @@ def restore_schema(env: ImportEnv) -> list[str]:
         # The server reads the CREATE's string literals (ENUM members, defaults) into the connection
         # charset the file set, as `mariadb < file` does; the session is utf8mb4 otherwise.
         names = connection_charset(parsed)
-        return statements if names is None else [f"SET SESSION character_set_connection = {names}", *statements]
+        if names is None:
+            return statements
+        return [f"SET SESSION character_set_connection = {names}", *statements]
 
     def view_sql(view) -> list[str]:
         parsed = parse_schema_file(

@@ -196,7 +196,8 @@ def _resolve_escapes(body: bytes, quote: int) -> bytes:
 
 def _unquoter(resolve_escapes: Callable[[bytes, int], bytes]) -> Callable[[bytes], bytes]:
     def unquote(token: bytes) -> bytes:
-        """The value of a quoted string token (``'...'`` or ``"..."``), escapes and doubled quotes resolved."""
+        """The value of a quoted string token (``'...'`` or ``"..."``), escapes and doubled quotes
+        resolved."""
         body = token[1:-1]
         quote = token[0]
         if _BACKSLASH in body:
