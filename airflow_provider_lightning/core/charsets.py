@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "MysqlCharset", "backslash_trail", "decode_latin1", "encode_latin1", "is_known", "looks_like_utf8", "lookup",
-    "server_conversion",
+    "MysqlCharset", "decode_latin1", "encode_latin1", "is_known", "looks_like_utf8", "lookup",
+    "server_conversion", "two_byte_lexer",
 ]
 
 # Windows-1252 with the five undefined bytes as the C1 controls of the same number (MySQL's latin1).
@@ -42,14 +42,11 @@ class MysqlCharset:
 
     ``max_code_point`` is the largest character the charset holds when the Python codec would accept more
     (MySQL's 3-byte ``utf8mb3`` cannot store characters beyond the Basic Multilingual Plane).
-    ``backslash_safe`` is False for the multi-byte charsets whose second byte can be 0x5C (``\\``): in
-    them a backslash byte is not always an escape, which a byte-level SQL reader cannot see.
     """
 
     name: str
     codec: str
     max_code_point: int = 0x10FFFF
-    backslash_safe: bool = True
     single_byte: bool = False
 
     def decode(self, data: bytes, errors: str = "strict") -> str:
@@ -78,12 +75,12 @@ _CHARSETS = {
     "utf8": _UTF8MB3,  # MySQL's and MariaDB's "utf8" is utf8mb3 (unless old_mode says otherwise)
     "latin1": MysqlCharset("latin1", "mysql-latin1", single_byte=True),
     "ascii": MysqlCharset("ascii", "ascii"),
-    "gbk": MysqlCharset("gbk", "gbk", backslash_safe=False),
-    "gb18030": MysqlCharset("gb18030", "gb18030", backslash_safe=False),
+    "gbk": MysqlCharset("gbk", "gbk"),
+    "gb18030": MysqlCharset("gb18030", "gb18030"),
     "gb2312": MysqlCharset("gb2312", "gb2312"),
-    "big5": MysqlCharset("big5", "big5", backslash_safe=False),
-    "sjis": MysqlCharset("sjis", "shift_jis", backslash_safe=False),
-    "cp932": MysqlCharset("cp932", "cp932", backslash_safe=False),
+    "big5": MysqlCharset("big5", "big5"),
+    "sjis": MysqlCharset("sjis", "shift_jis"),
+    "cp932": MysqlCharset("cp932", "cp932"),
     "ujis": MysqlCharset("ujis", "euc_jp"),
     "eucjpms": MysqlCharset("eucjpms", "euc_jp"),
     "euckr": MysqlCharset("euckr", "euc_kr"),
@@ -106,31 +103,26 @@ _CHARSETS = {
 }
 
 
-# In these charsets a character's second byte can be 0x5C, the backslash: "a backslash after a lead
-# byte" is part of the character, not an escape. A byte-level SQL reader cannot tell, so such rows are
-# refused rather than misread. Per charset: the bytes that start a two-byte character, and the other
-# bytes, each a character of its own (so that the pattern reads the characters from the start, aligned).
-_LEAD_BYTES = {
-    "gbk": (rb"[\x81-\xfe]", rb"[\x00-\x80\xff]"),
-    "gb18030": (rb"[\x81-\xfe]", rb"[\x00-\x80\xff]"),
-    "big5": (rb"[\x81-\xfe]", rb"[\x00-\x80\xff]"),
-    "sjis": (rb"[\x81-\x9f\xe0-\xfc]", rb"[\x00-\x80\xa0-\xdf\xfd-\xff]"),
-    "cp932": (rb"[\x81-\x9f\xe0-\xfc]", rb"[\x00-\x80\xa0-\xdf\xfd-\xff]"),
-}
-_BACKSLASH_TRAIL = {
-    name: re.compile(rb"(?:" + single + rb"|" + lead + rb"[^\x5c])*(" + lead + rb"\x5c)")
-    for name, (lead, single) in _LEAD_BYTES.items()
+# How the server's lexer (and the client's) reads a two-byte character of these charsets, as
+# ``my_ismbchar`` does: a lead byte followed by a trail byte is one character, whatever the trail byte is;
+# a lead byte followed by anything else is a character of its own. The trail byte can be 0x5C (a
+# backslash) or 0x60 (a backquote), which are then part of the character, never an escape or a quote.
+# (gb18030's four-byte characters hold no byte that matters to the lexer: read as GBK, they align the same.)
+_GBK_LEXER = (rb"\x81-\xfe", rb"\x40-\x7e\x80-\xfe")
+_SJIS_LEXER = (rb"\x81-\x9f\xe0-\xfc", rb"\x40-\x7e\x80-\xfc")
+_TWO_BYTE_LEXER = {
+    "gbk": _GBK_LEXER,
+    "gb18030": _GBK_LEXER,
+    "big5": (rb"\xa1-\xf9", rb"\x40-\x7e\xa1-\xfe"),
+    "sjis": _SJIS_LEXER,
+    "cp932": _SJIS_LEXER,
 }
 
 
-def backslash_trail(charset: MysqlCharset, data: bytes) -> int | None:
-    """Where in ``data`` (characters read from its start) a two-byte character of ``charset`` has the
-    backslash as its second byte; None if nowhere, or if the charset has no such characters."""
-    pattern = _BACKSLASH_TRAIL.get(charset.name)
-    if pattern is None or b"\\" not in data:
-        return None
-    found = pattern.match(data)
-    return found.start(1) if found is not None else None
+def two_byte_lexer(charset: MysqlCharset | None) -> tuple[bytes, bytes] | None:
+    """For a charset whose two-byte characters can end in a byte that matters to SQL (the backslash),
+    the lead and trail bytes of those characters, as regular-expression class ranges; else None."""
+    return None if charset is None else _TWO_BYTE_LEXER.get(charset.name)
 
 
 def lookup(name: str | None) -> MysqlCharset | None:
@@ -147,12 +139,14 @@ def is_known(name: str) -> bool:
     return key == "binary" or key in _CHARSETS
 
 
-# Where the characters of real UTF-8 text lie: Latin, Greek, Cyrillic, general punctuation and symbols,
-# CJK, Hangul, full-width forms, emoji. Bytes that decode as UTF-8 only to characters elsewhere (NKo,
-# Samaritan, ...) are far more likely latin1 text that happens to be valid UTF-8 ("ß€" is U+07C0).
+# Where the characters of real UTF-8 text lie: Latin (Latin-1 and Extended-A, and of Extended-B only the
+# letters of Vietnamese, Pinyin and Romanian), Greek, Cyrillic, general punctuation and symbols, CJK,
+# Hangul, full-width forms, emoji. Bytes that decode as UTF-8 only to characters elsewhere (NKo, Samaritan,
+# the rest of Latin Extended-B, ...) are far more likely latin1 text that happens to be valid UTF-8 ("ß€" is
+# U+07C0, "Æ«" is U+01AB).
 _LIKELY_UTF8 = re.compile(
-    "[\u00a0-\u024f\u0370-\u04ff\u2000-\u218f\u2190-\u23ff\u2500-\u27bf\u3000-\u9fff"
-    "\uac00-\ud7af\uff00-\uffef\U0001f300-\U0001faff]+"
+    "[\u00a0-\u017f\u01a0\u01a1\u01af\u01b0\u01cd-\u01dc\u0218-\u021b\u0370-\u04ff\u2000-\u218f"
+    "\u2190-\u23ff\u2500-\u27bf\u3000-\u9fff\uac00-\ud7af\uff00-\uffef\U0001f300-\U0001faff]+"
 )
 _NON_ASCII = re.compile("[^\x00-\x7f]+")
 

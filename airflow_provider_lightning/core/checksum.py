@@ -16,6 +16,7 @@ ENUM (its index) and SET (its bit mask). ``docs/checksum.md`` has the rule for e
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import queue
@@ -813,12 +814,69 @@ _INEXACT_TYPES = {
     "multilinestring": "spatial values are compared as the bytes the source gives",
     "multipolygon": "spatial values are compared as the bytes the source gives",
     "geometrycollection": "spatial values are compared as the bytes the source gives",
-    "uuid": "compared as the text the source gives",
-    "inet4": "compared as the text the source gives",
-    "inet6": "compared as the text the source gives",
     "float": "a FLOAT keeps about 7 significant digits; a dump of a FLOAT carries only 6",
     "timestamp": "TIMESTAMP values are read in the import session's time zone",
 }
+
+
+# MariaDB's INET4, INET6 and UUID: hashed as the text the server prints for them (CAST(... AS CHAR)), as
+# their stored bytes are not what a dump writes. A value that is not their text is taken for the raw bytes
+# the server reads a binary string of the type's length as.
+_UUID_TEXT = re.compile(rb"[0-9a-fA-F]{32}")
+
+
+def _inet4_bytes(value: bytes) -> bytes | None:
+    parts = value.split(b".")
+    if len(parts) == 4 and all(0 < len(p) <= 3 and p.isdigit() and int(p) <= 255 for p in parts):
+        return bytes(int(p) for p in parts)
+    return value if len(value) == 4 else None
+
+
+def _inet4_normaliser(value: bytes) -> bytes:
+    packed = _inet4_bytes(value)
+    return value if packed is None else b"%d.%d.%d.%d" % tuple(packed)
+
+
+def _inet6_normaliser(value: bytes) -> bytes:
+    try:
+        packed = ipaddress.IPv6Address(value.decode("ascii")).packed
+    except (UnicodeDecodeError, ValueError):
+        if len(value) != 16:
+            return value
+        packed = value
+    if packed[:10] == bytes(10) and packed[10:12] == b"\xff\xff":  # IPv4-mapped
+        return b"::ffff:%d.%d.%d.%d" % tuple(packed[12:])
+    if packed[:12] == bytes(12) and packed[12:14] != bytes(2):  # IPv4-compatible, as MariaDB tells it
+        return b"::%d.%d.%d.%d" % tuple(packed[12:])
+    words = [int.from_bytes(packed[i : i + 2], "big") for i in range(0, 16, 2)]
+    # MariaDB shortens the longest run of zero words (the first of equal ones), even a run of one
+    best_start, best_length, start = -1, 0, None
+    for i, word in enumerate([*words, 1]):
+        if word == 0 and start is None:
+            start = i
+        elif word != 0 and start is not None:
+            if i - start > best_length:
+                best_start, best_length = start, i - start
+            start = None
+    text = [b"%x" % word for word in words]
+    if best_length:
+        left = b":".join(text[:best_start])
+        right = b":".join(text[best_start + best_length :])
+        return left + b"::" + right
+    return b":".join(text)
+
+
+def _uuid_normaliser(value: bytes) -> bytes:
+    digits = value.replace(b"-", b"")
+    if _UUID_TEXT.fullmatch(digits) is None:
+        if len(value) != 16:
+            return value
+        digits = value.hex().encode()
+    digits = digits.lower()
+    return b"-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20], digits[20:]))
+
+
+_TEXT_TYPES = {"inet4": _inet4_normaliser, "inet6": _inet6_normaliser, "uuid": _uuid_normaliser}
 
 
 def value_normaliser(column: ColumnInfo, *, round_fractional_seconds: bool = False) -> Normaliser | None:
@@ -847,7 +905,7 @@ def value_normaliser(column: ColumnInfo, *, round_fractional_seconds: bool = Fal
         return _temporal_normaliser(column, round_fractional_seconds)
     if kind == "time":
         return _time_normaliser(column, round_fractional_seconds)
-    return None
+    return _TEXT_TYPES.get(kind)
 
 
 def canonical_value_sql(column: ColumnInfo) -> str:
@@ -861,6 +919,8 @@ def canonical_value_sql(column: ColumnInfo) -> str:
         expression = f"CAST({name} AS UNSIGNED)"
     elif kind in ("enum", "set"):
         expression = f"{name} + 0"
+    elif kind in _TEXT_TYPES:
+        expression = f"CAST({name} AS CHAR CHARACTER SET ascii)"  # the text, also on a binary session
     else:
         expression = name
     return f"CAST({expression} AS BINARY)"
@@ -1136,7 +1196,7 @@ class RowHasher:
     they are): a text column in another charset holds them converted, and that is what is hashed.
     """
 
-    __slots__ = ("_plain_sql", "_plan", "columns")
+    __slots__ = ("_plain_sql", "_plan", "_source_charset", "columns")
 
     def __init__(
         self,
@@ -1146,6 +1206,7 @@ class RowHasher:
         source_charset: str | None = None,
     ) -> None:
         self.columns = tuple(columns)
+        self._source_charset = source_charset  # also how a raw SQL row's strings are read (gbk: 0x5C)
         source = lookup_charset(source_charset)
         self._plan = tuple(
             (
@@ -1236,7 +1297,7 @@ class RowHasher:
         return self._plain_sql
 
     def _hash_parsed(self, raw: bytes) -> int:
-        values = decode_row(raw)
+        values = decode_row(raw, charset=self._source_charset)
         return self._hash(values) if len(values) == len(self.columns) else 0
 
     def _check_width(self, values: Sequence[Value]) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_lightning.core.charsets import (
-    backslash_trail,
     decode_latin1,
     encode_latin1,
+    looks_like_utf8,
     lookup,
     server_conversion,
 )
@@ -61,6 +61,13 @@ def test_server_conversion_leaves_utf8_declared_as_latin1_unconverted_so_it_cann
     convert = server_conversion(lookup("latin1"), lookup("utf8mb4"))
     assert convert(b"caf\xe9") == "café".encode()
     assert convert("café".encode()) == "café".encode()  # not the double-encoded "cafÃ©"
+
+
+def test_latin1_text_that_decodes_to_rare_utf8_letters_is_not_taken_for_utf8():
+    # "Æ«" in latin1 is C6 AB, U+01AB in UTF-8: a letter of no living language, so it is latin1 text
+    assert not looks_like_utf8(encode_latin1("Æ«"))
+    assert not looks_like_utf8(encode_latin1("ß€"))
+    assert all(looks_like_utf8(text.encode()) for text in ("café", "Łódź", "Sơn", "nǚ", "ștefan", "日本"))
 
 
 # --- CSV conversion ---------------------------------------------------------------------------------------
@@ -241,6 +248,19 @@ def test_a_gbk_csv_lands_converted_into_every_text_column(mysql_server, make_dat
     assert rows[0] == (b"1", hexed[0], b"616263", hexed[1], b"78")
 
 
+def test_a_gbk_csv_whose_characters_end_in_the_escape_byte_lands_whole(mysql_server, make_database, tmp_path):
+    # 乗 is 0x81 0x5C: LOAD DATA ... CHARACTER SET gbk reads it as one character, not as 0x81 and an escape
+    data = 'id,u,l,g,b\n1,"乗","a","乗\\"中","乗"\n2,乗,b,中文,"x\\\\"\n'.encode("gbk")
+    ours = make_database()
+    _import(mysql_server, _dump(tmp_path, data, ext="csv"), ours, **{"data-character-set": "gbk"})
+    rows = _table(mysql_server, ours)[1]
+    hexed = lambda text, codec: text.encode(codec).hex().upper().encode()  # noqa: E731
+    assert rows == [
+        (b"1", hexed("乗", "utf-8"), b"61", hexed('乗"中', "gbk"), b"815C"),
+        (b"2", hexed("乗", "utf-8"), b"62", hexed("中文", "gbk"), b"785C"),
+    ]
+
+
 def test_a_gb18030_csv_lands_converted_also_beyond_gbk(mysql_server, make_database, tmp_path):
     data = "id,u,l,g,b\n1,中文😀€,abc,中文,x\n".encode("gb18030")
     ours = make_database()
@@ -353,18 +373,72 @@ def test_column_names_beyond_ascii_are_spelled_in_the_files_charset(mysql_server
     conn.close()
 
 
-def test_a_gbk_character_ending_in_a_backslash_byte_is_refused_not_misread(
+# The server (and `mariadb --default-character-set=gbk`) reads a GBK string a character at a time, so the
+# second byte 0x5C of 乗 (0x815C) is part of the character, never an escape; a backslash after it is one.
+GBK_815C = "乗".encode("gbk")  # 0x81 0x5C
+GBK_BACKSLASH_ROWS = b",".join(
+    (
+        # the character, then the closing quote (not an escaped quote)
+        b"(1,'" + GBK_815C + b"','x','" + GBK_815C + b"','" + GBK_815C + b"')",
+        # the character, then an escaped n; a character that does not end in 0x5C, then an escaped n
+        b"(2,'" + GBK_815C + b"\\n','x','" + GBK_815C + b"\\n','\xd6\xd0\\n')",
+        # the character, then an escaped quote / a doubled quote / an escaped backslash
+        b"(3,'" + GBK_815C + b"\\'" + GBK_815C + b"','x','" + GBK_815C + b"''" + GBK_815C + b"','"
+        + GBK_815C + b"\\\\')",
+    )
+)
+
+
+@pytest.mark.parametrize("declared", ["SET NAMES gbk", "/*!40101 SET NAMES gbk */", None])
+def test_a_gbk_character_whose_second_byte_is_a_backslash_lands_as_the_client_stores_it(
+    mysql_server, make_database, tmp_path, declared
+):
+    head = f"{declared};\n".encode() if declared else b""
+    data = head + b"INSERT INTO `t` VALUES " + GBK_BACKSLASH_ROWS + b";\n"
+    ours, oracle = make_database(), make_database()
+    _import(mysql_server, _dump(tmp_path, data), ours, **({} if declared else {"data-character-set": "gbk"}))
+    _load_with_client(mysql_server, oracle, data, client_charset="gbk")
+    assert _table(mysql_server, ours) == _table(mysql_server, oracle)
+    assert [row[3] for row in _table(mysql_server, ours)[1]] == [b"815C", b"815C0A", b"815C27815C"]
+
+
+def test_a_create_table_under_set_names_gbk_lands_as_the_client_creates_it(
     mysql_server, make_database, tmp_path
 ):
-    # 0x815C is a GBK character whose second byte is "\": the server reads it as one character, then an
-    # escaped quote; a byte-level reader sees an escaped backslash and the end of the string.
-    data = b"SET NAMES gbk;\nINSERT INTO `t` VALUES (1,'\x81\\\\','x','x','x');\n"
-    with pytest.raises(LightningError, match=r"at byte 42: .*second byte is a backslash.*utf8mb4"):
-        _import(mysql_server, _dump(tmp_path, data), make_database())
-
-
-def test_a_backslash_after_a_whole_gbk_character_is_an_escape():
-    gbk = lookup("gbk")
-    assert backslash_trail(gbk, "'中\\n'".encode("gbk")) is None
-    assert backslash_trail(gbk, b"'\xd6\x81\\'") is None  # D681 is a character, then an escape
-    assert backslash_trail(gbk, b"'\xd6\xd0\x81\\\\'") == 3  # D6D0 is one, then 815C
+    # mariadb-dump --default-character-set=gbk: the CREATE is UTF-8 under character_set_client = utf8mb4,
+    # but the connection charset stays gbk, so the server stores the member ö (not in gbk) as '?', as the
+    # data file (written in gbk) then spells it.
+    schema = (
+        "/*!40101 SET NAMES gbk */;\n/*!40101 SET character_set_client = utf8mb4 */;\n"
+        "CREATE TABLE `t` (`id` int NOT NULL, `s` set('x','ö') DEFAULT NULL,\n"
+        "  `e` enum('é','中') DEFAULT NULL,\n"
+        "  PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n"
+    ).encode()
+    data = b"/*!40101 SET NAMES gbk */;\nINSERT INTO `t` VALUES (1,'x,?','" + "中".encode("gbk") + b"');\n"
+    root = _dump(tmp_path, data)
+    (root / f"{SOURCE}.t-schema.sql").write_bytes(schema)
+    ours, oracle = make_database(), make_database()
+    _import(mysql_server, root, ours)
+    for content in (schema, data):
+        subprocess.run(
+            [
+                "mariadb", f"--host={mysql_server.host}", f"--port={mysql_server.port}",
+                f"--user={mysql_server.user}", f"--password={mysql_server.password}", oracle,
+            ],
+            input=content, check=True, capture_output=True,
+        )
+    conn = mysql_server.connect(charset="utf8mb4")
+    with conn.cursor() as cur:
+        found = []
+        for database in (ours, oracle):
+            cur.execute(
+                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                "ORDER BY ORDINAL_POSITION",
+                (database,),
+            )
+            columns = cur.fetchall()
+            cur.execute(f"SELECT id, s, e FROM `{database}`.`t`")
+            found.append((columns, cur.fetchall()))
+    conn.close()
+    assert found[0] == found[1]
+    assert found[0][0][1] == ("set('x','?')",)

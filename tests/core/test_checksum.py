@@ -1246,3 +1246,29 @@ def test_question_marks_in_strings_are_only_a_hint_beside_the_charset_cause():
     message = compare_checksums("`db`.`t`", RowChecksum(2, 1), RowChecksum(2, 2), findings=findings)
     first = message.split("Likely causes: ", 1)[1].split("; (2)", 1)[0]
     assert "url" not in first and "3 values of column url hold '?'" in message
+
+
+# --- MariaDB's INET4, INET6 and UUID ------------------------------------------------------------------------
+
+
+def test_inet4_inet6_and_uuid_hash_as_the_text_the_server_prints_for_them(target):
+    # mariadb-dump writes them as text on a utf8mb4 session; the server stores their raw bytes and prints
+    # its own normal form (zero runs shortened, IPv4-mapped addresses dotted, UUIDs in lower case).
+    target.create("a INET4 NULL, b INET6 NULL, c UUID NULL")
+    rows = [
+        [b"0.0.0.0", b"::", b"00000000-0000-0000-0000-000000000000"],
+        [b"010.000.000.001", b"1:0:2:3:4:5:6:7", b"123E4567-E89B-12D3-A456-426614174000"],
+        [b"255.255.255.255", b"0:0:0:0:0:ffff:0a00:1", b"123e4567e89b12d3a456426614174000"],
+        [None, b"1:0:0:2:0:0:3:4", b"5c5c5c5c-2727-0000-1a1a-000000000000"],
+        [b"10.0.0.1", b"::1.2.3.4", None],
+        [b"1.2.3.4", b"::100", None],
+        [b"1.2.3.4", b"2001:DB8::5C27", None],
+    ]
+    with target.conn.cursor() as cur:
+        cur.execute("SET NAMES utf8mb4")
+    try:
+        target.load(rows)
+    finally:
+        with target.conn.cursor() as cur:
+            cur.execute("SET NAMES binary")
+    assert_checksums_agree(target, rows)

@@ -20,8 +20,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.errors import ConfigError, ParseError
 from airflow_provider_lightning.core.mydump.csv_parser import CsvDialect, CsvParser, split_csv_ranges
+from airflow_provider_lightning.core.mydump.two_byte_csv import masking_stream
 
 NO_HEADER = CsvDialect(header=False)
 
@@ -945,3 +947,37 @@ def test_a_file_written_by_mariadb_without_escapes_reads_back_when_no_value_hold
     data, expected = _outfile(mysql_server, fresh_database, rows, options)
     dialect = CsvDialect(header=False, escaped_by=b"", null=(b"NULL",), terminator=b"\n")
     assert values(data, dialect) == expected
+
+
+# --- files in charsets whose characters can end in the escape character ----------------------------------
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 3, 7, 64 * 1024])
+def test_a_gbk_second_byte_0x5c_is_part_of_its_character_not_an_escape(block_size):
+    # 乗 is 0x81 0x5C: LOAD DATA ... CHARACTER SET gbk reads it whole; \" after it is still an escape
+    text = 'id,v,w\n1,"乗","乗\\"x"\n2,乗,"a\\\\乗"\n3,"中文","俓\\N"\n'
+    data = text.encode("gbk")
+    masking = masking_stream(io.BytesIO(data), lookup_charset("gbk"), b',"\n\\', path="t.csv", offset=0)
+    assert masking is not None
+    parser = CsvParser(
+        masking, CsvDialect(header=True), path="t.csv", block_size=block_size, read_header=True
+    )
+    assert parser.read_header() == ["id", "v", "w"]
+    rows = [([masking.restore(v) for v in values], end) for values, end in parser.iter_rows()]
+    expected = (["1", "乗", '乗"x'], ["2", "乗", "a\\乗"], ["3", "中文", "俓N"])
+    gbk = [[v.encode("gbk") for v in row] for row in expected]
+    assert [values for values, _ in rows] == gbk
+    assert [end for _, end in rows] == [data.index(b"\n2,") + 1, data.index(b"\n3,") + 1, len(data)]
+
+
+def test_files_in_charsets_without_such_second_bytes_are_read_as_they_are():
+    for charset in ("utf8mb4", "latin1", "binary", "ascii"):
+        assert masking_stream(io.BytesIO(b""), lookup_charset(charset), b',"\n\\', path="t", offset=0) is None
+    assert masking_stream(io.BytesIO(b""), lookup_charset("gbk"), b',"\n', path="t", offset=0) is None
+
+
+def test_a_byte_that_is_never_a_gbk_second_byte_after_a_lead_byte_is_an_error_naming_its_offset():
+    data = io.BytesIO(b"1,a\\b\n2,\x81\xff\n")
+    masking = masking_stream(data, lookup_charset("gbk"), b',"\n\\', path="t.csv", offset=0)
+    with pytest.raises(ParseError, match=r"t\.csv.*8.*0x81 0xFF are not a gbk character"):
+        masking.read()

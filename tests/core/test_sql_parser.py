@@ -911,3 +911,60 @@ def test_a_mysqldump_dump_parses_to_what_the_server_holds(mysql_server, tricky_d
     if "--hex-blob" in options:
         assert type(parsed[0][2]) is BinaryLiteral
 
+
+
+# --- charsets whose characters can end in a backslash -------------------------------------------------------
+
+# 乗 is 0x81 0x5C in GBK, ソ 0x83 0x5C in Shift-JIS, 功 0xA5 0x5C in Big5: the server reads each as one
+# character on a connection in that charset, so the 0x5C is never an escape.
+TWO_BYTE_BACKSLASH = {"gbk": "乗", "gb18030": "乗", "sjis": "ソ", "cp932": "ソ", "big5": "功"}
+
+
+@pytest.mark.parametrize("charset", sorted(TWO_BYTE_BACKSLASH))
+@pytest.mark.parametrize("block_size", [1, 2, 5, 64 * 1024])
+def test_a_second_byte_0x5c_is_part_of_its_character_in_the_charset_the_file_sets(charset, block_size):
+    char = TWO_BYTE_BACKSLASH[charset].encode(charset if charset != "sjis" else "shift_jis")
+    assert char.endswith(b"\\")
+    data = (
+        b"/*!40101 SET NAMES " + charset.encode() + b" */;\n"
+        b"INSERT INTO `t` VALUES (1,'" + char + b"','" + char + b"\\n')," + b"(2,\"" + char + b"\",'a" + char
+        + b"''" + char + b"\\\\')\n/* " + char + b" */;\n"
+        b"INSERT INTO `t` VALUES (3,'" + char + b"\\'" + char + b"' 'x' COLLATE gbk_bin);\n"
+    )
+    assert values_of(data, block_size=block_size) == [
+        [Number(b"1"), char, char + b"\n"],
+        [Number(b"2"), char, b"a" + char + b"'" + char + b"\\"],
+        [Number(b"3"), char + b"'" + char + b"x"],
+    ]
+
+
+def test_a_0x5c_after_a_lead_byte_is_an_escape_on_a_binary_connection():
+    # mydumper's SET NAMES binary: the server reads bytes, so 0x81 0x5C 0x5C is 0x81 and an escaped backslash
+    data = b"INSERT INTO `t` VALUES (1,'\x81\\\\n');\n"
+    assert values_of(b"SET NAMES binary;" + data) == [[Number(b"1"), b"\x81\\n"]]
+    assert values_of(b"SET NAMES gbk;" + data) == [[Number(b"1"), b"\x81\\\n"]]
+
+
+def test_data_character_set_reads_strings_of_a_file_that_sets_no_charset():
+    data = b"INSERT INTO `t` VALUES (1,'\x81\\','\x81\\\\n');\n"
+    assert values_of(data, default_charset="gbk") == [[Number(b"1"), b"\x81\\", b"\x81\\\n"]]
+    assert values_of(b"SET NAMES binary;" + data.replace(b"(1,'\x81\\',", b"(1,"), default_charset="gbk") == [
+        [Number(b"1"), b"\x81\\n"]
+    ]
+
+
+def test_a_resumed_gbk_chunk_reads_on_in_gbk():
+    data = b"SET NAMES gbk;\nINSERT INTO `t` VALUES (1,'\x81\\'),(2,'\x81\\\\n'),(3,'\x81\\');\n"
+    first_end = rows_of(data)[0][1]
+    assert values_of(data, start_offset=first_end, charset="gbk") == [
+        [Number(b"2"), b"\x81\\\n"],
+        [Number(b"3"), b"\x81\\"],
+    ]
+
+
+def test_decode_row_reads_a_gbk_row_in_gbk():
+    char = b"\x81\\"
+    raw = b"(1,'" + char + b"',\"" + char + b'\\"""' + b'")'  # 815C, an escaped and a doubled quote
+    assert decode_row(raw, charset="gbk") == [Number(b"1"), char, char + b'""']
+    with pytest.raises(ParseError):
+        decode_row(b"(1,'\x81\\')")  # in bytes, the quote is escaped and the string never ends

@@ -260,7 +260,7 @@ class LogicalWriter:
         columns: Sequence[str],
         *,
         probe: ReplaceProbe | None,
-        decode_row: Callable[[bytes], list[Value]] | None,
+        decode_row: Callable[..., list[Value]] | None,
     ) -> None:
         self.backend = backend
         self.table = table
@@ -559,7 +559,7 @@ class LogicalWriter:
         offset = batch.offsets[index]
         probe = self._probe
         if probe is not None and self._decode_row is not None and probe.unique_keys:
-            values = self._decode_row(row)
+            values = self._decode_row(row, charset=batch.charset)
             condition = _key_condition(self.columns, values, probe.unique_keys)
             if condition:
                 select = probe.row_text_sql + (", " + probe.row_hash_sql if probe.row_hash_sql else "")

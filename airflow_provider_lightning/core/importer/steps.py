@@ -69,7 +69,7 @@ from airflow_provider_lightning.core.importer.table import (
 from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE
 from airflow_provider_lightning.core.mydump.loader import TableSource
 from airflow_provider_lightning.core.mydump.formats import data_format
-from airflow_provider_lightning.core.mydump.schema import parse_schema_file, rewrite_create
+from airflow_provider_lightning.core.mydump.schema import connection_charset, parse_schema_file, rewrite_create
 from airflow_provider_lightning.core.storage import (
     MAX_SCHEMA_FILE_SIZE,
     Compression,
@@ -236,7 +236,13 @@ def restore_schema(env: ImportEnv) -> list[str]:
             read(table.schema_file.path, table.schema_file.compression), path=table.schema_file.path,
             kind="table", charset=charset,
         )
-        return rewrite_create(parsed, target_schema=table.schema, target_name=table.name, server=server)
+        statements = rewrite_create(parsed, target_schema=table.schema, target_name=table.name, server=server)
+        # The server reads the CREATE's string literals (ENUM members, defaults) into the connection
+        # charset the file set, as `mariadb < file` does; the session is utf8mb4 otherwise.
+        names = connection_charset(parsed)
+        if names is None:
+            return statements
+        return [f"SET SESSION character_set_connection = {names}", *statements]
 
     def view_sql(view) -> list[str]:
         parsed = parse_schema_file(

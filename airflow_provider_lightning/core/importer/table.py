@@ -25,7 +25,6 @@ from airflow_provider_lightning.core.checkpoints.model import (
     TableCheckpoint,
 )
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
-from airflow_provider_lightning.core.charsets import MysqlCharset, backslash_trail
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.checksum import RowHasher
 from airflow_provider_lightning.core.encode import render_row
@@ -388,7 +387,6 @@ class _ChunkRun:
         statement = chunk.statement
         charset = parser.charset
         self._batch_charset = charset
-        multibyte = _backslash_unsafe(charset)
         hasher = self._use_columns(columns, source_charset=charset)
 
         def flush(batch: RowBatch, end_pos: int, *, finished: bool = False) -> RowBatch:
@@ -406,17 +404,8 @@ class _ChunkRun:
                     columns = now
                     charset = parser.charset
                     self._batch_charset = batch.charset = charset
-                    multibyte = _backslash_unsafe(charset)
                     hasher = self._use_columns(columns, source_charset=charset)
                 statement = parser.statement
-                if multibyte is not None and (at := backslash_trail(multibyte, raw)) is not None:
-                    raise SourceError(
-                        chunk.path,
-                        f"a {multibyte.name} character whose second byte is a backslash (0x5C): this import "
-                        "reads backslashes as escapes and cannot read such a file correctly; convert it to "
-                        "utf8mb4 (mysqldump --default-character-set=utf8mb4)",
-                        offset=row_end - len(raw) + at,
-                    )
                 batch.add(raw, row_end - len(raw), None, resume=last_end)
                 last_end = row_end
                 if batch.size >= limits.bytes or len(batch.rows) >= limits.rows:
@@ -608,12 +597,6 @@ class _Sender:
                 self._commit(job)
             except BaseException as exc:  # noqa: BLE001 - handed to the parsing thread
                 self._error = exc
-
-
-def _backslash_unsafe(charset: str | None) -> MysqlCharset | None:
-    """The charset, if its characters can end in a backslash byte (gbk, big5, sjis, ...)."""
-    found = lookup_charset(charset)
-    return found if found is not None and not found.backslash_safe else None
 
 
 # The data-character-set values Lightning converts to UTF-8 (binary, utf8mb4 and ascii go as they are).

@@ -44,6 +44,7 @@ from typing import BinaryIO
 from airflow_provider_lightning.core.charsets import MysqlCharset
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.errors import ConfigError, ParseError
+from airflow_provider_lightning.core.mydump.two_byte_csv import TrailMaskingStream, masking_stream
 from airflow_provider_lightning.core.mydump.parser import ChunkRange, ChunkSource, RowEncoding
 from airflow_provider_lightning.core.mydump.values import Value
 from airflow_provider_lightning.core.storage import Compression, Storage, open_source_file
@@ -896,15 +897,26 @@ class CsvChunkParser:
     bytes_per_position = 1.0
 
     def __init__(
-        self, parser: CsvParser, *, pos: int, columns: tuple[str, ...] | None, data_character_set: str
+        self,
+        parser: CsvParser,
+        *,
+        pos: int,
+        columns: tuple[str, ...] | None,
+        data_character_set: str,
+        masking: TrailMaskingStream | None = None,
     ) -> None:
         self._parser = parser
+        self._masking = masking
         self.pos = pos
         self.columns = columns
         self.charset = None if data_character_set == "binary" else data_character_set
 
     def rows(self) -> Iterator[tuple[list[Value], int]]:
-        return self._parser.iter_rows()
+        rows = self._parser.iter_rows()
+        if self._masking is None:
+            return rows
+        restore = self._masking.restore
+        return (([restore(v) if type(v) is bytes else v for v in values], end) for values, end in rows)
 
 
 @contextmanager
@@ -926,8 +938,17 @@ def open_csv_chunk(
     with open_source_file(
         source.storage, source.path, source.compression, source.pos, block_size=block_size
     ) as stream:
-        parser = CsvParser(
+        # In gbk, gb18030, big5 and sjis a character's second byte can be the escape character (0x5C): the
+        # parser gets it masked, so that it reads characters as LOAD DATA ... CHARACTER SET does.
+        masking = masking_stream(
             stream,
+            lookup_charset(data_character_set),
+            dialect.separator + dialect.delimiter + dialect.terminator + dialect.escaped_by,
+            path=source.path,
+            offset=source.pos,
+        )
+        parser = CsvParser(
+            masking if masking is not None else stream,
             dialect,
             path=source.path,
             start_offset=source.pos,
@@ -946,6 +967,7 @@ def open_csv_chunk(
             pos=parser.data_start if read_header else source.pos,
             columns=names if header_schema_match else None,
             data_character_set=data_character_set,
+            masking=masking,
         )
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "SkippedStatement",
     "Statement",
     "collation_for_server",
+    "connection_charset",
     "definer_clauses",
     "parse_schema_file",
     "quote_identifier",
@@ -744,6 +745,39 @@ def _decode_schema(data: bytes, *, charset: str, path: str) -> tuple[bytes, _Sou
 def _decoding_error(data: bytes, offset: int, path: str, message: str) -> ParseError:
     line = data.count(b"\n", 0, offset) + 1
     return ParseError(path, offset, message, line=line, excerpt=data[offset : offset + 16])
+
+
+# --- the session the CREATE was written for ------------------------------------------------------------
+
+_SET_CONNECTION = re.compile(
+    rb"\bSET[\t-\r ]+NAMES[\t-\r ]+['\"`]?([0-9A-Za-z_]+)"
+    rb"|\bcharacter_set_connection[\t-\r ]*:?=[\t-\r ]*['\"`]?([0-9A-Za-z_]+)"
+    rb"|\bcollation_connection[\t-\r ]*:?=[\t-\r ]*['\"`]?([0-9A-Za-z]+)_",
+    re.I,
+)
+
+
+def connection_charset(schema_file: SchemaFile) -> str | None:
+    """The connection character set the file sets before its CREATE (``SET NAMES gbk``), when it is one
+    that can change the CREATE's string literals: not binary, not UTF-8; else None.
+
+    The server converts a string literal of a statement into the connection charset, whatever the client
+    charset: ``mariadb-dump --default-character-set=gbk`` writes ``SET NAMES gbk``, then the CREATE in
+    UTF-8 under ``SET character_set_client = utf8mb4``, and ``mariadb < file`` stores ``SET('ö')`` as
+    ``SET('?')`` (gbk has no ö) — as the data file, written in gbk, then spells it. Running the CREATE
+    with the same connection charset makes the table the one the data was dumped for. (``binary`` is
+    left out on purpose: mydumper's ``SET NAMES binary`` would turn UTF-8 text into latin1 mojibake.)
+    """
+    found: str | None = None
+    for statement in schema_file.statements:
+        if statement.sql == schema_file.create_sql:
+            break
+        for match in _SET_CONNECTION.finditer(statement.sql):
+            name = next(g for g in match.groups() if g is not None).decode("ascii").lower()
+            if name != "default":
+                found = name
+    charset = lookup_charset(found)
+    return None if charset is None or charset.codec == "utf-8" else charset.name
 
 
 # --- preparing the DDL for the target -----------------------------------------------------------------

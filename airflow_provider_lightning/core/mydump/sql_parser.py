@@ -26,15 +26,18 @@ A string with a charset introducer (``_utf8mb4 0x41``) is a string in MySQL, so 
 from __future__ import annotations
 
 import binascii
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import BinaryIO, ContextManager
 
 from airflow_provider_lightning.core.charsets import MysqlCharset
 from airflow_provider_lightning.core.charsets import is_known as is_known_charset
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
+from airflow_provider_lightning.core.charsets import two_byte_lexer
 from airflow_provider_lightning.core.errors import ParseError
 from airflow_provider_lightning.core.mydump.parser import ChunkSource, RowEncoding
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
@@ -58,11 +61,21 @@ _BQ_BODY = rb"[^`]*(?:``[^`]*)*"
 _HEX_OR_BIT = rb"0x[0-9a-fA-F]+|[xX]'(?:[0-9a-fA-F][0-9a-fA-F])*'|0b[01]+|[bB]'[01]*'"
 _NUMBER = rb"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _KEYWORD = rb"[Nn][Uu][Ll][Ll]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]"
-_STRING = b"\"" + _DQ_BODY + b"\"|'" + _SQ_BODY + b"'"
-# MySQL 8's mysqldump writes every BLOB, BINARY and BIT value as _binary '...'
-_BINARY_STRING = rb"_[Bb][Ii][Nn][Aa][Rr][Yy]" + _WS + b"(?:" + _STRING + b")"
-_VALUE = b"(?:" + b"|".join((_STRING, _HEX_OR_BIT, _NUMBER, _KEYWORD, _BINARY_STRING)) + b")"
-_TUPLE = rb"\(" + _WS + b"(?:" + _VALUE + _WS + b"(?:," + _WS + _VALUE + _WS + rb")*)?\)"
+
+
+def _value_pattern(sq_body: bytes, dq_body: bytes) -> bytes:
+    string = b'"' + dq_body + b'"|\'' + sq_body + b"'"
+    # MySQL 8's mysqldump writes every BLOB, BINARY and BIT value as _binary '...'
+    binary_string = rb"_[Bb][Ii][Nn][Aa][Rr][Yy]" + _WS + b"(?:" + string + b")"
+    return b"(?:" + b"|".join((string, _HEX_OR_BIT, _NUMBER, _KEYWORD, binary_string)) + b")"
+
+
+def _tuple_pattern(value: bytes) -> bytes:
+    return rb"\(" + _WS + b"(?:" + value + _WS + b"(?:," + _WS + value + _WS + rb")*)?\)"
+
+
+_VALUE = _value_pattern(_SQ_BODY, _DQ_BODY)
+_TUPLE = _tuple_pattern(_VALUE)
 
 _FIRST_ROW = re.compile(_WS + b"(" + _TUPLE + b")", re.S)  # after VALUES, or after a ',' the slow path read
 _NEXT_ROW = re.compile(_WS + b"," + _WS + b"(" + _TUPLE + b")", re.S)  # after a row
@@ -84,19 +97,27 @@ _NEXT_STATEMENT = re.compile(_WS + b";" + _WS + b"(" + _HEADER + b")" + _WS + b"
 # Every alternative that can run long has a form for "unterminated" input that runs to the end of the data,
 # so that a token cut by the end of a block always reaches the end of the buffer: the rule "a token that
 # ends at the end of the buffer may continue in the next block" is then enough to work for any block size.
-_TOKEN = re.compile(
-    rb"([\t-\r ]+|--(?=[\x00-\x20]|\Z)[^\n]*|\#[^\n]*|/\*.*?\*/)"  # 1: whitespace or a comment
-    rb"|(/\*.*)"  # 2: a comment that is not closed in the data at hand
-    # 3: a quoted string or identifier. Never closed by the first quote of a doubled pair: when the data at
-    # hand ends inside a string, backtracking would otherwise find such a shorter "string" that ends early.
-    rb"|('" + _SQ_BODY + rb"'(?!')|\"" + _DQ_BODY + rb"\"(?!\")|`" + _BQ_BODY + rb"`(?!`))"
-    rb"|(['\"`].*)"  # 4: a quote that is not closed in the data at hand
-    rb"|(0x[0-9a-fA-F]+|0b[01]+|[xXbB]'[^']*')"  # 5: a hex or bit literal (digits checked when decoded)
-    rb"|(" + _NUMBER + rb")"  # 6: a number
-    rb"|([0-9A-Za-z_$\x80-\xff]+)"  # 7: a word: keyword, identifier, charset introducer
-    rb"|(.)",  # 8: one byte of anything else (punctuation)
-    re.S,
-)
+_WORD_TEXT = rb"[0-9A-Za-z_$\x80-\xff]+"
+
+
+def _token_pattern(sq_body: bytes, dq_body: bytes, bq_body: bytes, word: bytes) -> re.Pattern[bytes]:
+    return re.compile(
+        rb"([\t-\r ]+|--(?=[\x00-\x20]|\Z)[^\n]*|\#[^\n]*|/\*.*?\*/)"  # 1: whitespace or a comment
+        rb"|(/\*.*)"  # 2: a comment that is not closed in the data at hand
+        # 3: a quoted string or identifier. Never closed by the first quote of a doubled pair: when the data
+        # at hand ends inside a string, backtracking would otherwise find such a shorter "string" that ends
+        # early.
+        rb"|('" + sq_body + rb"'(?!')|\"" + dq_body + rb"\"(?!\")|`" + bq_body + rb"`(?!`))"
+        rb"|(['\"`].*)"  # 4: a quote that is not closed in the data at hand
+        rb"|(0x[0-9a-fA-F]+|0b[01]+|[xXbB]'[^']*')"  # 5: a hex or bit literal (digits checked when decoded)
+        rb"|(" + _NUMBER + rb")"  # 6: a number
+        rb"|(" + word + rb")"  # 7: a word: keyword, identifier, charset introducer
+        rb"|(.)",  # 8: one byte of anything else (punctuation)
+        re.S,
+    )
+
+
+_TOKEN = _token_pattern(_SQ_BODY, _DQ_BODY, _BQ_BODY, _WORD_TEXT)
 _SPACE, _OPEN_COMMENT, _QUOTED, _OPEN_QUOTE, _HEX_BIT, _NUM, _WORD, _PUNCT = range(1, 9)
 _EOF = 0
 
@@ -176,15 +197,22 @@ def _resolve_escapes(body: bytes, quote: int) -> bytes:
     return b"".join(resolved)
 
 
-def _unquote(token: bytes) -> bytes:
-    """The value of a quoted string token (``'...'`` or ``"..."``), escapes and doubled quotes resolved."""
-    body = token[1:-1]
-    quote = token[0]
-    if _BACKSLASH in body:
-        return _resolve_escapes(body, quote)
-    if quote in body:  # a quote in the body is half of a doubled quote
-        return body.replace(token[:1] * 2, token[:1])
-    return body
+def _unquoter(resolve_escapes: Callable[[bytes, int], bytes]) -> Callable[[bytes], bytes]:
+    def unquote(token: bytes) -> bytes:
+        """The value of a quoted string token (``'...'`` or ``"..."``), escapes and doubled quotes
+        resolved."""
+        body = token[1:-1]
+        quote = token[0]
+        if _BACKSLASH in body:
+            return resolve_escapes(body, quote)
+        if quote in body:  # a quote in the body is half of a doubled quote
+            return body.replace(token[:1] * 2, token[:1])
+        return body
+
+    return unquote
+
+
+_unquote = _unquoter(_resolve_escapes)
 
 
 def _binary_literal(token: bytes) -> BinaryLiteral:
@@ -202,36 +230,135 @@ def _binary_literal(token: bytes) -> BinaryLiteral:
     return BinaryLiteral(int(digits, 2).to_bytes((len(digits) + 7) // 8, "big"))
 
 
-def _decode_fast_tuple(raw: bytes) -> list[Value]:
-    """The values of a tuple that the fast grammar accepts (the caller has checked that it does)."""
-    values: list[Value] = []
-    append = values.append
-    for token in _FAST_VALUE.findall(raw, 1):
-        first = token[0]
-        if first == _DQ_CHAR or first == _SQ_CHAR:
-            body = token[1:-1]
-            # one-byte searches (memchr) are much cheaper than looking for a doubled quote itself
-            if _BACKSLASH in body:
-                body = _resolve_escapes(body, first)
-            elif first in body:  # a quote in the body is half of a doubled quote
-                body = body.replace(token[:1] * 2, token[:1])
-            append(body)
-        elif first in _NUMBER_FIRST:
-            if first == 0x30 and len(token) > 1 and token[1] in b"xb":
-                append(_binary_literal(token))
+def _fast_decoder(
+    find_values: Callable[[bytes, int], list[bytes]],
+    resolve_escapes: Callable[[bytes, int], bytes],
+    unquote: Callable[[bytes], bytes],
+) -> Callable[[bytes], list[Value]]:
+    """The decoder of the tuples a fast grammar accepts, given how it finds values and reads strings."""
+
+    def decode_fast_tuple(raw: bytes) -> list[Value]:
+        """The values of a tuple that the fast grammar accepts (the caller has checked that it does)."""
+        values: list[Value] = []
+        append = values.append
+        for token in find_values(raw, 1):
+            first = token[0]
+            if first == _DQ_CHAR or first == _SQ_CHAR:
+                body = token[1:-1]
+                # one-byte searches (memchr) are much cheaper than looking for a doubled quote itself
+                if _BACKSLASH in body:
+                    body = resolve_escapes(body, first)
+                elif first in body:  # a quote in the body is half of a doubled quote
+                    body = body.replace(token[:1] * 2, token[:1])
+                append(body)
+            elif first in _NUMBER_FIRST:
+                if first == 0x30 and len(token) > 1 and token[1] in b"xb":
+                    append(_binary_literal(token))
+                else:
+                    append(Number(token))
+            elif first in b"nN":
+                append(None)
+            elif first in b"tT":
+                append(_TRUE)
+            elif first in b"fF":
+                append(_FALSE)
+            elif first == _UNDERSCORE:  # _binary '...'
+                append(unquote(token[len(b"_binary") :].lstrip()))
             else:
-                append(Number(token))
-        elif first in b"nN":
-            append(None)
-        elif first in b"tT":
-            append(_TRUE)
-        elif first in b"fF":
-            append(_FALSE)
-        elif first == _UNDERSCORE:  # _binary '...'
-            append(_unquote(token[len(b"_binary") :].lstrip()))
-        else:
-            append(_binary_literal(token))
-    return values
+                append(_binary_literal(token))
+        return values
+
+    return decode_fast_tuple
+
+
+_decode_fast_tuple = _fast_decoder(_FAST_VALUE.findall, _resolve_escapes, _unquote)
+
+
+# --- charsets whose characters can end in a backslash ---------------------------------------------------
+#
+# In gbk, gb18030, big5, sjis and cp932 the second byte of a character can be 0x5C, the backslash (and
+# 0x60, the backquote). The server's lexer, and the mariadb client's, read a string in the connection's
+# charset a character at a time (``my_ismbchar``): a lead byte followed by a trail byte is one character,
+# so such a 0x5C is never an escape. These files get a grammar of their own that reads the same way; every
+# other file (binary, utf8mb4, latin1: no character ends in 0x5C) keeps the byte grammar above, unchanged.
+
+
+@dataclass(frozen=True, slots=True)
+class _Grammar:
+    """The compiled patterns and string readers of the fast and slow paths, for one kind of charset."""
+
+    first_row: Callable[..., re.Match[bytes] | None]
+    next_row: Callable[..., re.Match[bytes] | None]
+    next_statement: Callable[..., re.Match[bytes] | None]
+    fast_tuple: re.Pattern[bytes]
+    token: Callable[..., re.Match[bytes] | None]
+    decode_fast: Callable[[bytes], list[Value]]
+    unquote: Callable[[bytes], bytes]
+
+
+def _grammar(sq_body: bytes, dq_body: bytes, bq_body: bytes, word: bytes, resolve_escapes) -> _Grammar:
+    tuple_ = _tuple_pattern(_value_pattern(sq_body, dq_body))
+    value = _value_pattern(sq_body, dq_body)
+    unquote = _unquoter(resolve_escapes)
+    fast_value = re.compile(b"(" + value + b")" + _WS + b"[,)]" + _WS, re.S)
+    return _Grammar(
+        first_row=re.compile(_WS + b"(" + tuple_ + b")", re.S).match,
+        next_row=re.compile(_WS + b"," + _WS + b"(" + tuple_ + b")", re.S).match,
+        next_statement=re.compile(
+            _WS + b";" + _WS + b"(" + _HEADER + b")" + _WS + b"(" + tuple_ + b")", re.S
+        ).match,
+        fast_tuple=re.compile(tuple_, re.S),
+        token=_token_pattern(sq_body, dq_body, bq_body, word).match,
+        decode_fast=_fast_decoder(fast_value.findall, resolve_escapes, unquote),
+        unquote=unquote,
+    )
+
+
+_BYTE_GRAMMAR = _Grammar(
+    first_row=_FIRST_ROW.match,
+    next_row=_NEXT_ROW.match,
+    next_statement=_NEXT_STATEMENT.match,
+    fast_tuple=_FAST_TUPLE,
+    token=_TOKEN.match,
+    decode_fast=_decode_fast_tuple,
+    unquote=_unquote,
+)
+
+
+@functools.cache  # one per kind of two-byte charset (three at most), compiled when a file first needs it
+def _two_byte_grammar(lead: bytes, trail: bytes) -> _Grammar:
+    character = b"[" + lead + b"][" + trail + b"]|[" + lead + b"]"  # a whole character, or a lone lead byte
+
+    # Possessive (*+): a lead byte is never given back to let its trail byte be read as an escape or a
+    # quote, which a backtracking match would otherwise try when the rest of the row does not match.
+    def body(quote: bytes, escapes: bool) -> bytes:
+        plain = b"[^" + quote + (rb"\\" if escapes else b"") + lead + b"]++"
+        escape = rb"|\\." if escapes else b""
+        return b"(?:" + plain + b"|" + character + escape + b"|" + quote + quote + b")*+"
+
+    unescape = {
+        quote: re.compile(b"[" + lead + b"][" + trail + rb"]|\\(.)|" + bytes((quote,)) * 2, re.S).sub
+        for quote in (_SQ_CHAR, _DQ_CHAR)
+    }
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        escaped = match.group(1)
+        if escaped is not None:
+            return _ESCAPED[escaped[0]]
+        found = match.group()
+        return found if found[0] >= 0x80 else found[:1]  # a character as it is; a doubled quote as one
+
+    def resolve_escapes(body_text: bytes, quote: int) -> bytes:
+        return unescape[quote](replace, body_text)
+
+    word = b"(?:[" + lead + b"][" + trail + rb"]|[0-9A-Za-z_$\x80-\xff])++"
+    return _grammar(body(b"'", True), body(b'"', True), body(b"`", False), word, resolve_escapes)
+
+
+def _grammar_for(charset: str | None) -> _Grammar:
+    """The grammar that reads strings as the server does on a connection in ``charset`` (None: binary)."""
+    lexer = two_byte_lexer(lookup_charset(charset))
+    return _BYTE_GRAMMAR if lexer is None else _two_byte_grammar(*lexer)
 
 
 class _NeedMore(Exception):
@@ -245,7 +372,7 @@ class _NeedMore(Exception):
 class _Window:
     """The bytes of the file at hand (the buffer, or one raw row), where they lie in it, and the slow path."""
 
-    __slots__ = ("buf", "base", "eof", "path", "lines_before", "names_charset")
+    __slots__ = ("buf", "base", "eof", "path", "lines_before", "names_charset", "grammar")
 
     def __init__(
         self,
@@ -255,8 +382,10 @@ class _Window:
         path: str,
         lines_before: int | None,
         names_charset: MysqlCharset | None = None,
+        grammar: _Grammar = _BYTE_GRAMMAR,
     ) -> None:
         self.buf = buf
+        self.grammar = grammar  # how strings are read: the file's client charset decides
         # The charset the file writes identifiers in (what it set with SET NAMES); None: UTF-8.
         self.names_charset = names_charset
         self.base = base  # file offset of buf[0]
@@ -281,7 +410,7 @@ class _Window:
                 if self.eof:
                     return _EOF, pos, pos
                 raise _NeedMore
-            match = _TOKEN.match(buf, pos)
+            match = self.grammar.token(buf, pos)
             assert match is not None  # the last alternative matches any byte
             kind = match.lastindex
             end = match.end()
@@ -378,11 +507,12 @@ class _Window:
     def string(self, start: int, end: int, row_start: int) -> tuple[bytes, int]:
         """A quoted string, the strings written right after it (``'a' 'b'`` is ``'ab'``), and a COLLATE."""
         buf = self.buf
-        parts = [_unquote(buf[start:end])]
+        unquote = self.grammar.unquote
+        parts = [unquote(buf[start:end])]
         while True:
             kind, next_start, next_end = self.token(end)
             if kind == _QUOTED and buf[next_start] != _BQ_CHAR:
-                parts.append(_unquote(buf[next_start:next_end]))
+                parts.append(unquote(buf[next_start:next_end]))
                 end = next_end
                 continue
             return b"".join(parts), self.collation(end)
@@ -557,15 +687,18 @@ class _Window:
         return reset.end()
 
 
-def decode_row(raw: bytes, *, path: str = "", offset: int = 0) -> list[Value]:
+def decode_row(raw: bytes, *, path: str = "", offset: int = 0, charset: str | None = None) -> list[Value]:
     """The values of a row tuple as :meth:`SqlParser.iter_raw_rows` yields it (``(1,'a',NULL)``).
 
-    ``path`` and ``offset`` (the file offset of ``raw[0]``) only serve the error message. Raises
-    :class:`ParseError` when ``raw`` is not exactly one row tuple.
+    ``charset`` is the client character set the row is read in (None: binary, as in mydumper's files):
+    in gbk, big5 or sjis a backslash byte can be the second byte of a character. ``path`` and ``offset``
+    (the file offset of ``raw[0]``) only serve the error message. Raises :class:`ParseError` when ``raw``
+    is not exactly one row tuple.
     """
-    if _FAST_TUPLE.fullmatch(raw) is not None:
-        return _decode_fast_tuple(raw)
-    source = _Window(raw, offset, True, path, None)
+    grammar = _grammar_for(charset)
+    if grammar.fast_tuple.fullmatch(raw) is not None:
+        return grammar.decode_fast(raw)
+    source = _Window(raw, offset, True, path, None, grammar=grammar)
     kind, start, end = source.token(0)
     if not (kind == _PUNCT and raw[start] == _OPEN):
         raise source.error(start, f"a row starts with '(', found {source.describe(kind, start, end)}")
@@ -644,6 +777,8 @@ class SqlParser:
     :param columns: the column list in force at ``start_offset`` (None: the rows carry every column).
     :param statement: the statement kind in force at ``start_offset``: INSERT, INSERT IGNORE or REPLACE.
     :param charset: the client character set in force at ``start_offset`` (see :attr:`charset`).
+    :param default_charset: the charset the strings are read in while the file has set none (the
+        ``data-character-set`` the rows are sent in); None: binary.
     :param block_size: how many bytes to read at a time.
     :param max_row_size: the largest row (or skipped statement) accepted; bigger ones are an error, since
         they are usually an unterminated quote that would otherwise pull the whole file into memory.
@@ -671,6 +806,7 @@ class SqlParser:
         max_row_size: int = 128 * 1024 * 1024,
         charset: str | None = None,
         max_row_size_source: str = "",
+        default_charset: str | None = None,
     ) -> None:
         if statement not in STATEMENTS:
             raise ValueError(f"statement must be one of {', '.join(STATEMENTS)}, not {statement!r}")
@@ -687,8 +823,16 @@ class SqlParser:
         self._max_row_size = max(1, max_row_size)
         source = f" ({max_row_size_source})" if max_row_size_source else ""
         self._limit = f"{self._max_row_size} bytes{source}"
+        self._default_charset = default_charset
+        self._grammar = _grammar_for(charset if charset is not None else default_charset)
         self._source = _Window(
-            b"", start_offset, False, path, 0 if start_offset == 0 else None, lookup_charset(charset)
+            b"",
+            start_offset,
+            False,
+            path,
+            0 if start_offset == 0 else None,
+            lookup_charset(charset),
+            self._grammar,
         )
         self._pos = 0  # position in self._source.buf of the next unread byte
         self._state = _STATEMENT if start_offset == 0 else _RESUME
@@ -711,14 +855,16 @@ class SqlParser:
 
     def _rows(self, decode: bool) -> Iterator[tuple[bytes | list[Value], int]]:
         source = self._source
-        first_row = _FIRST_ROW.match
-        next_row = _NEXT_ROW.match
-        next_statement = _NEXT_STATEMENT.match
-        decode_fast = _decode_fast_tuple
         max_row = self._max_row_size
         while True:
             state = self._state
             if state == _ROW or state == _AFTER_ROW:
+                # (The charset, and so the grammar, changes only in the slow path, between statements.)
+                grammar = self._grammar
+                first_row = grammar.first_row
+                next_row = grammar.next_row
+                next_statement = grammar.next_statement
+                decode_fast = grammar.decode_fast
                 buf = source.buf
                 base = source.base
                 pos = self._pos
@@ -779,7 +925,9 @@ class SqlParser:
         its errors with line numbers).
         """
         if header != self._header_text:
-            source = _Window(header, offset, True, self._source.path, None, self._source.names_charset)
+            source = _Window(
+                header, offset, True, self._source.path, None, self._source.names_charset, self._grammar
+            )
             try:
                 _, start, end = source.token(0)
                 parsed = source.insert_header(start, end)
@@ -889,8 +1037,7 @@ class SqlParser:
                 key = value[1:].lower()
                 if key in self._saved_charsets and self._saved_charsets[key] != self.charset:
                     self.charset = self._saved_charsets[key]
-                    self._source.names_charset = lookup_charset(self.charset)
-                    self._header_text = None
+                    self._charset_changed()
                 continue
             name = value.decode("ascii", "replace").lower()
             if name == "default":
@@ -905,9 +1052,15 @@ class SqlParser:
                 )
             if name != self.charset:
                 self.charset = name
-                # Identifiers after this are spelled in the new charset: read headers again.
-                self._source.names_charset = lookup_charset(name)
-                self._header_text = None
+                self._charset_changed()
+
+    def _charset_changed(self) -> None:
+        """Read what follows in :attr:`charset`: its strings, and its identifiers (so headers again)."""
+        self._source.names_charset = lookup_charset(self.charset)
+        self._grammar = self._source.grammar = _grammar_for(
+            self.charset if self.charset is not None else self._default_charset
+        )
+        self._header_text = None
 
     def _read_more(self, need: _NeedMore) -> None:
         """Read the next block(s), keeping the unit being read (from ``self._pos``) in the buffer."""
@@ -1017,5 +1170,7 @@ def open_sql_chunk(
             charset=charset,
             max_row_size=max_row_size,
             max_row_size_source=max_row_size_source,
+            # strings are read in the charset they are sent in: for gbk, big5 and sjis that matters
+            default_charset=data_character_set,
         )
         yield SqlChunkParser(parser, pos=source.pos, data_character_set=data_character_set)
