@@ -31,7 +31,7 @@ from typing import Any
 
 from airflow_provider_lightning.core.charsets import MysqlCharset, server_conversion
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
-from airflow_provider_lightning.core.encode import quote_identifier
+from airflow_provider_lightning.core.identifiers import quote_identifier
 from airflow_provider_lightning.core.errors import TargetError
 from airflow_provider_lightning.core.mydump.sql_parser import decode_row
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value

@@ -37,7 +37,7 @@ from airflow_provider_lightning.core.checkpoints.model import (
     table_key,
 )
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
-from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
+from airflow_provider_lightning.core.identifiers import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errormanager import (
     CONFLICT_TABLE,
     COUNTS_TABLE,

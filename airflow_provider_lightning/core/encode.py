@@ -15,15 +15,6 @@ from collections.abc import Sequence
 from airflow_provider_lightning.core.mydump.values import BinaryLiteral, Number, Value
 
 
-def quote_identifier(name: str) -> str:
-    """`` `name` `` with backquotes doubled: the only way identifiers enter SQL in this project."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def qualified_name(schema: str, table: str) -> str:
-    return f"{quote_identifier(schema)}.{quote_identifier(table)}"
-
-
 def render_string(value: bytes) -> bytes:
     """A quoted string literal for ``value``; raw bytes (NUL, 0xFF, newlines) travel as they are."""
     if b"\\" in value:

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_lightning.core.encode import quote_identifier
+from airflow_provider_lightning.core.identifiers import quote_identifier
 from airflow_provider_lightning.core.errors import LightningError
 
 log = logging.getLogger(__name__)

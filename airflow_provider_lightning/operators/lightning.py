@@ -218,7 +218,7 @@ class LightningPrecheckOperator(_AfterPrepare):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_lightning.core.importer.prechecks.registry import precheck  # noqa: PLC0415
 
-        from airflow_provider_lightning.core.checkpoints.partial import MarkerResumeView  # noqa: PLC0415
+        from airflow_provider_lightning.core.backend.progress import MarkerResumeView  # noqa: PLC0415
 
         env = self.import_env(self.prepared)
         store = self.explicit_store(env) or MarkerResumeView(env.markers(self.import_id(context)), env.connect)

@@ -48,7 +48,8 @@ from airflow_provider_lightning.core.backend import (
 from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
 from airflow_provider_lightning.core.checksum import RowChecksum, row_hash_sql
-from airflow_provider_lightning.core.encode import quote_identifier, render_value
+from airflow_provider_lightning.core.identifiers import quote_identifier
+from airflow_provider_lightning.core.encode import render_value
 from airflow_provider_lightning.core.errormanager import ErrorManager, RowError, TooManyErrors
 from airflow_provider_lightning.core.errors import LightningError, TargetError, connection_lost
 from airflow_provider_lightning.core.failpoints import TableFailpoints

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_lightning.core.backend import ChunkProgress
+from airflow_provider_lightning.core.checkpoints.model import TableCheckpoint, TaskCheckpoint
 from airflow_provider_lightning.core.checksum import RowChecksum
-from airflow_provider_lightning.core.encode import quote_identifier
+from airflow_provider_lightning.core.identifiers import quote_identifier
 from airflow_provider_lightning.core.target import as_text as _text
 
 PROGRESS_TABLE = "import_progress_v1"
@@ -177,3 +179,33 @@ def _is_missing_table(exc: BaseException) -> bool:
     return bool(getattr(exc, "args", None)) and exc.args[0] in (1049, 1146)
 
 
+class MarkerResumeView:
+    """Which tables an import already wrote to, from its progress markers in the target: the precheck's
+    view of a run inside Airflow, where the table checkpoints sit in other tasks' state stores.
+
+    It knows table names only (no checkpoint contents) and is read-only.
+    """
+
+    description = "the progress markers of this DAG run in the target"
+
+    def __init__(self, markers: ProgressMarkers | None, connect: Callable[[], Any]) -> None:
+        self._markers = markers
+        self._connect = connect
+
+    def get_task(self) -> TaskCheckpoint | None:
+        return None
+
+    def table_names(self) -> list[str]:
+        if self._markers is None:
+            return []
+        conn = self._connect()
+        try:
+            return self._markers.tables(conn)
+        finally:
+            conn.close()
+
+    def get_table(self, name: str) -> TableCheckpoint | None:
+        return None
+
+    def close(self) -> None:
+        pass

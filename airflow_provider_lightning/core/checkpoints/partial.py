@@ -8,10 +8,8 @@ steps stay the same functions the ``lightning`` command runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from airflow_provider_lightning.core.backend.progress import ProgressMarkers
 from airflow_provider_lightning.core.checkpoints.model import ChunkCheckpoint, TableCheckpoint, TaskCheckpoint
 from airflow_provider_lightning.core.checkpoints.store import CheckpointStore
 from airflow_provider_lightning.core.errors import CheckpointError
@@ -60,38 +58,6 @@ class TaskOnlyStore:
 
     def close(self) -> None:
         self._inner.close()
-
-
-class MarkerResumeView:
-    """Which tables an import already wrote to, from its progress markers in the target: the precheck's
-    view of a run inside Airflow, where the table checkpoints sit in other tasks' state stores.
-
-    It knows table names only (no checkpoint contents) and is read-only.
-    """
-
-    description = "the progress markers of this DAG run in the target"
-
-    def __init__(self, markers: ProgressMarkers | None, connect: Callable[[], Any]) -> None:
-        self._markers = markers
-        self._connect = connect
-
-    def get_task(self) -> TaskCheckpoint | None:
-        return None
-
-    def table_names(self) -> list[str]:
-        if self._markers is None:
-            return []
-        conn = self._connect()
-        try:
-            return self._markers.tables(conn)
-        finally:
-            conn.close()
-
-    def get_table(self, name: str) -> TableCheckpoint | None:
-        return None
-
-    def close(self) -> None:
-        pass
 
 
 class ExpiringStateStore:

@@ -41,7 +41,7 @@ from typing import Any
 
 import pymysql
 
-from airflow_provider_lightning.core.encode import quote_identifier
+from airflow_provider_lightning.core.identifiers import quote_identifier
 from airflow_provider_lightning.core.errors import LightningError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 

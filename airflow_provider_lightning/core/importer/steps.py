@@ -43,7 +43,7 @@ from airflow_provider_lightning.core.checksum import (
     string_findings,
 )
 from airflow_provider_lightning.core.config import Config, ConflictStrategy, KeepAfterSuccess
-from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
+from airflow_provider_lightning.core.identifiers import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errormanager import ErrorManager
 from airflow_provider_lightning.core.errors import (
     CheckpointError,

@@ -52,7 +52,7 @@ from typing import Literal
 
 from airflow_provider_lightning.core.charsets import MysqlCharset
 from airflow_provider_lightning.core.charsets import lookup as lookup_charset
-from airflow_provider_lightning.core.encode import quote_identifier
+from airflow_provider_lightning.core.identifiers import quote_identifier
 from airflow_provider_lightning.core.errors import ConfigError, ParseError
 from airflow_provider_lightning.core.target import ServerFlavor, ServerVersion
 

@@ -29,7 +29,7 @@ from rocksdict import Rdict
 from airflow_provider_lightning.core.backend import BatchResult, ChunkProgress, EngineRef, RowBatch
 from airflow_provider_lightning.core.backend.registry import BackendContext
 from airflow_provider_lightning.core.checksum import RowChecksum
-from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
+from airflow_provider_lightning.core.identifiers import qualified_name, quote_identifier
 from airflow_provider_lightning.core.target import ColumnInfo, TableInfo, connect
 
 # Set in a process's environment, this makes it SIGKILL itself right before its first import_engine:

@@ -16,7 +16,7 @@ from typing import Any
 import pymysql
 
 from airflow_provider_lightning.core.config import BackendKind, Config, ConflictStrategy, KeepAfterSuccess
-from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
+from airflow_provider_lightning.core.identifiers import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errors import LightningError
 from airflow_provider_lightning.core.importer.prechecks.report import (
     CRITICAL,

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow_provider_lightning.core.config import Config
-from airflow_provider_lightning.core.encode import qualified_name, quote_identifier
+from airflow_provider_lightning.core.identifiers import qualified_name, quote_identifier
 from airflow_provider_lightning.core.errors import LightningError, ParseError, SourceError
 from airflow_provider_lightning.core.importer.plan import csv_dialect
 from airflow_provider_lightning.core.importer.prechecks.files import DATA_FORMATS, any_csv_options

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow_provider_lightning.core.config import Config
-from airflow_provider_lightning.core.encode import qualified_name
+from airflow_provider_lightning.core.identifiers import qualified_name
 from airflow_provider_lightning.core.errors import LightningError, SourceError
 from airflow_provider_lightning.core.importer.prechecks.privileges import (
     current_user,

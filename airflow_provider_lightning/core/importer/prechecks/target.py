@@ -14,7 +14,7 @@ import pymysql
 
 from airflow_provider_lightning.core.config import Config, ConflictStrategy
 from airflow_provider_lightning.core.checkpoints.model import table_key
-from airflow_provider_lightning.core.encode import qualified_name
+from airflow_provider_lightning.core.identifiers import qualified_name
 from airflow_provider_lightning.core.errors import LightningError
 from airflow_provider_lightning.core.importer.env import ImportEnv
 from airflow_provider_lightning.core.importer.prechecks.report import (
