@@ -68,7 +68,7 @@ from airflow_provider_lightning.core.importer.table import (
 )
 from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE
 from airflow_provider_lightning.core.mydump.loader import TableSource
-from airflow_provider_lightning.core.mydump.formats import data_format
+from airflow_provider_lightning.core.mydump.formats import ParserOptions, data_format
 from airflow_provider_lightning.core.mydump.schema import connection_charset, parse_schema_file, rewrite_create
 from airflow_provider_lightning.core.storage import (
     MAX_SCHEMA_FILE_SIZE,
@@ -580,15 +580,17 @@ def _import_with_backend(
     lagging = committed is not None
     saver = CheckpointSaver(store, name, CHECKPOINT_SAVE_INTERVAL if lagging else 0.0, lagging_ok=lagging)
     options = ChunkOptions(
-        read_block_size=env.config.mydumper.read_block_size,
-        dialect=csv_dialect(env.config),
-        header_schema_match=env.config.mydumper.csv.header_schema_match,
-        data_character_set=env.config.mydumper.data_character_set,
+        parser=ParserOptions(
+            read_block_size=env.config.mydumper.read_block_size,
+            dialect=csv_dialect(env.config),
+            header_schema_match=env.config.mydumper.csv.header_schema_match,
+            data_character_set=env.config.mydumper.data_character_set,
+            **_row_size_limit(env.prepared.facts.max_allowed_packet),
+        ),
         data_invalid_char_replace=env.config.mydumper.data_invalid_char_replace,
         checksum=int(env.config.post_restore.checksum) > 0,
         limits=env.batch_limits(),
         round_fractional_seconds=rounds_fractional_seconds(env.prepared.facts, env.prepared.session.sql_mode),
-        **_row_size_limit(env.prepared.facts.max_allowed_packet),
     )
     importer = TableImporter(
         checkpoint=checkpoint,

@@ -32,7 +32,6 @@ from airflow_provider_lightning.core.errormanager import ErrorManager
 from airflow_provider_lightning.core.errors import ParseError, SourceError
 from airflow_provider_lightning.core.failpoints import TableFailpoints
 from airflow_provider_lightning.core.importer.progress import ImportProgress
-from airflow_provider_lightning.core.mydump.csv_parser import DEFAULT_MAX_ROW_SIZE, CsvDialect
 from airflow_provider_lightning.core.mydump.formats import ParserOptions
 from airflow_provider_lightning.core.mydump.formats import data_format as data_file_format
 from airflow_provider_lightning.core.mydump.parser import ChunkSource, RowEncoding, RowParser
@@ -53,28 +52,13 @@ class BatchLimits:
 
 @dataclass(frozen=True, slots=True)
 class ChunkOptions:
-    read_block_size: int
-    dialect: CsvDialect
-    header_schema_match: bool
-    data_character_set: str
+    """How a table's chunks are read (``parser``), batched, hashed and converted."""
+
+    parser: ParserOptions
     checksum: bool
     limits: BatchLimits
     round_fractional_seconds: bool = False
     data_invalid_char_replace: str = "\ufffd"
-    # A row longer than the target's max_allowed_packet cannot be sent: the parsers stop at it instead of
-    # buffering a giant (or unterminated) literal up to their own, larger limit.
-    max_row_size: int = DEFAULT_MAX_ROW_SIZE
-    max_row_size_source: str = ""
-
-    def parser_options(self) -> ParserOptions:
-        return ParserOptions(
-            read_block_size=self.read_block_size,
-            dialect=self.dialect,
-            header_schema_match=self.header_schema_match,
-            data_character_set=self.data_character_set,
-            max_row_size=self.max_row_size,
-            max_row_size_source=self.max_row_size_source,
-        )
 
 
 class CheckpointSaver:
@@ -361,7 +345,7 @@ class _ChunkRun:
         # Parsing the next batch overlaps with the server executing the previous one.
         self._sender = _Sender(self._commit, name=f"send-{chunk.path}")
         try:
-            with data_format.open(source, self.options.parser_options()) as parser:
+            with data_format.open(source, self.options.parser) as parser:
                 self._position_scale = parser.bytes_per_position
                 if parser.encoding is RowEncoding.SQL_LITERAL:
                     self._send_literals(parser)
