@@ -24,7 +24,7 @@ from airflow_provider_lightning.core.importer.prechecks.report import (
     CheckItem,
     listing,
     passed_item,
-    shortened,
+    unreadable_files_item,
 )
 from airflow_provider_lightning.core.importer.progress import format_bytes
 from airflow_provider_lightning.core.mydump.csv_parser import CsvParser
@@ -262,15 +262,13 @@ def _probe_csv(stream: Any, file: SourceFile, table: TableSource, dialect: Any, 
 def check_files_readable(probes: Sequence[FileProbe]) -> CheckItem:
     """Every data file opens and decompresses at its start (a truncated end shows only when it is read)."""
     name = "data files readable"
-    broken = [p.error for p in probes if p.error]
-    if not broken:
-        return passed_item(name, f"every data file ({len(probes)}) opens and decompresses at its start")
-    return CheckItem(
+    return unreadable_files_item(
         name,
-        CRITICAL,
-        False,
-        f"{len(broken)} of {len(probes)} data files cannot be read:\n" + "\n".join(shortened(broken)),
-        "copy these files again from their origin (or fix the file permissions / compression extension)",
+        "data",
+        [p.error for p in probes if p.error],
+        len(probes),
+        passed="opens and decompresses at its start",
+        advice="copy these files again from their origin (or fix the file permissions / compression extension)",
     )
 
 

@@ -83,6 +83,22 @@ def passed_item(name: str, message: str, severity: str = CRITICAL) -> CheckItem:
     return CheckItem(name, severity, True, message)
 
 
+def unreadable_files_item(
+    name: str, kind: str, broken: Sequence[str], total: int, *, passed: str, advice: str
+) -> CheckItem:
+    """Critical when any of ``total`` files of ``kind`` (``"data"``, ``"schema"``) cannot be read: ``broken``
+    holds one message per such file; ``passed`` says what every file did when none is broken."""
+    if not broken:
+        return passed_item(name, f"every {kind} file ({total}) {passed}")
+    return CheckItem(
+        name,
+        CRITICAL,
+        False,
+        f"{len(broken)} of {total} {kind} files cannot be read:\n" + "\n".join(shortened(broken)),
+        advice,
+    )
+
+
 def listing(names: Sequence[str], limit: int = SHOWN) -> str:
     """``a, b, c`` or ``a, b, c and 7 more``, each name with its control characters escaped."""
     shown = ", ".join(printable(n) for n in names[:limit])

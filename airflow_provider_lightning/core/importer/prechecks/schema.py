@@ -23,7 +23,7 @@ from airflow_provider_lightning.core.importer.prechecks.report import (
     WARNING,
     CheckItem,
     passed_item,
-    shortened,
+    unreadable_files_item,
 )
 from airflow_provider_lightning.core.importer.prechecks.target import TargetCatalog
 from airflow_provider_lightning.core.mydump.loader import DataSource, SourceFile
@@ -217,12 +217,11 @@ def check_schema_files(storage: Storage, source: DataSource, config: Config, *, 
 
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="precheck-schema") as pool:
         broken = [error for error in pool.map(parse, jobs) if error]
-    if not broken:
-        return passed_item(name, f"every schema file ({len(jobs)}) parses")
-    return CheckItem(
+    return unreadable_files_item(
         name,
-        CRITICAL,
-        False,
-        f"{len(broken)} of {len(jobs)} schema files cannot be read:\n" + "\n".join(shortened(broken)),
-        "fix or re-dump these files; each message names the byte offset and line where reading stopped",
+        "schema",
+        broken,
+        len(jobs),
+        passed="parses",
+        advice="fix or re-dump these files; each message names the byte offset and line where reading stopped",
     )
