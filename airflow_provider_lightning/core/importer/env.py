@@ -89,8 +89,9 @@ class ImportEnv:
         self.settings = settings or connection_settings(config)
         self._storage = storage
 
-    @property
-    def prepared(self) -> PreparedImport:
+    def prepare(self) -> PreparedImport:
+        """What ``prepare`` found: given to the constructor (the TaskGroup passes it by XCom), or found now
+        by running ``prepare`` — which connects to the target — the first time a step needs it."""
         if self._prepared is None:
             self._prepared = prepare(self.config, env=self)
         return self._prepared
@@ -124,14 +125,14 @@ class ImportEnv:
 
     @property
     def server(self) -> ServerVersion:
-        return self.prepared.facts.server_version
+        return self.prepare().facts.server_version
 
     def connect(self, *, data: bool = False):
         """A catalogue connection, or (``data``) a binary one in the import session."""
         conn = connect(self.settings, binary=data)
         if data:
             with conn.cursor() as cur:
-                for sql in self.prepared.session.statements():
+                for sql in self.prepare().session.statements():
                     cur.execute(sql)
         return conn
 
@@ -165,7 +166,7 @@ class ImportEnv:
             self.task_info_schema,
             duration=lightning.table_lease_duration,
             wait=lightning.table_lease_wait,
-            shared_locks=self.prepared.facts.flavor is not ServerFlavor.TIDB,
+            shared_locks=self.prepare().facts.flavor is not ServerFlavor.TIDB,
         )
 
     def batch_limits(self) -> BatchLimits:
@@ -175,11 +176,11 @@ class ImportEnv:
         faster with statements of about 1 MiB (mydumper's own statement size), so that is the default
         for them unless the key is set.
         """
-        packet = self.prepared.facts.max_allowed_packet
+        packet = self.prepare().facts.max_allowed_packet
         wanted = self.config.tikv_importer.logical_import_batch_size
         if (
             not _written(self.config, "tikv-importer.logical-import-batch-size")
-            and self.prepared.facts.flavor is not ServerFlavor.TIDB
+            and self.prepare().facts.flavor is not ServerFlavor.TIDB
         ):
             wanted = MYSQL_LOGICAL_BATCH_SIZE
         return BatchLimits(

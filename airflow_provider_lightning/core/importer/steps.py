@@ -536,7 +536,7 @@ def _import_leased_table(
             config=env.config,
             settings=env.settings,
             import_id=task.import_id,
-            session_sql=tuple(env.prepared.session.statements()),
+            session_sql=tuple(env.prepare().session.statements()),
             errors=errors,
             markers=env.markers(task.import_id),
             fence=lease.fence if lease is not None else None,
@@ -585,12 +585,12 @@ def _import_with_backend(
             dialect=csv_dialect(env.config),
             header_schema_match=env.config.mydumper.csv.header_schema_match,
             data_character_set=env.config.mydumper.data_character_set,
-            **_row_size_limit(env.prepared.facts.max_allowed_packet),
+            **_row_size_limit(env.prepare().facts.max_allowed_packet),
         ),
         data_invalid_char_replace=env.config.mydumper.data_invalid_char_replace,
         checksum=int(env.config.post_restore.checksum) > 0,
         limits=env.batch_limits(),
-        round_fractional_seconds=rounds_fractional_seconds(env.prepared.facts, env.prepared.session.sql_mode),
+        round_fractional_seconds=rounds_fractional_seconds(env.prepare().facts, env.prepare().session.sql_mode),
     )
     importer = TableImporter(
         checkpoint=checkpoint,
@@ -659,7 +659,7 @@ def _checksum_before(env: ImportEnv, target: TableInfo) -> RowChecksum:
                 return RowChecksum()
         if int(env.config.post_restore.checksum) == 0:
             return RowChecksum(1, 0)  # not empty; no need to know more without a checksum
-        return fetch_target_checksum(conn, target, time_zone=env.prepared.session.time_zone)
+        return fetch_target_checksum(conn, target, time_zone=env.prepare().session.time_zone)
     finally:
         conn.close()
 
@@ -795,7 +795,7 @@ def _checksum_table(env: ImportEnv, result: TableResult, level: int, import_id: 
         lambda: env.connect(data=True),
         target,
         columns=columns,
-        time_zone=env.prepared.session.time_zone,
+        time_zone=env.prepare().session.time_zone,
         concurrency=concurrency,
     )
     mismatch = compare_checksums(name, expected, actual)
@@ -884,7 +884,7 @@ def run_import(
     """All seven steps in one process, tables ``table-concurrency`` at a time."""
     progress = progress or ImportProgress()
     env = ImportEnv(config, settings=settings, storage=storage)
-    env.prepared  # noqa: B018 - prepare first: it validates and connects before anything is written
+    env.prepare()  # first: it validates and connects before anything is written
     restore_schema(env)
     report = precheck(env, store)
     names = init_checkpoint(env, store)

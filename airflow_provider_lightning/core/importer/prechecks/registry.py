@@ -77,7 +77,7 @@ class CheckContext:
         self.conn = conn
         self.config = env.config
         self.source = env.source
-        self.facts = env.prepared.facts
+        self.facts = env.prepare().facts
         self.workers = _scan_workers(env.config)
         self.resuming = set(store.table_names()) if store is not None else set()
         schemas = {t.schema for t in self.source.tables} | {v.schema for v in self.source.views}
@@ -190,7 +190,7 @@ REGISTRY: tuple[RegisteredCheck, ...] = (
             c.probes(),
             c.catalog,
             c.config,
-            strict_sql_mode=is_strict_sql_mode(c.env.prepared.session.sql_mode),
+            strict_sql_mode=is_strict_sql_mode(c.env.prepare().session.sql_mode),
         ),
     ),
     RegisteredCheck("large data files", CRITICAL, lambda c: check_large_files(c.source, c.config)),

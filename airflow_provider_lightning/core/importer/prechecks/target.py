@@ -42,7 +42,7 @@ def check_target_reachable(env: ImportEnv) -> list[CheckItem]:
         "check [tidb] host, port, user and password (or the Airflow connection), and that the server runs"
     )
     try:
-        facts = env.prepared.facts
+        facts = env.prepare().facts
         conn = env.connect()
         try:
             with conn.cursor() as cur:
