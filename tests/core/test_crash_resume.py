@@ -223,6 +223,10 @@ def test_a_kill_right_after_a_commit_doubles_no_row_of_a_table_without_a_key(
 
     resumed = LightningRun(config, log_dir=tmp_path / "logs", env={"LIGHTNING_FAILPOINTS": str(failpoints)})
     assert resumed.wait(120) == 0, resumed.output[-3000:]
+    # The log says where the table resumes, and that the target's markers were ahead of the checkpoint.
+    assert f"table {target.table('tally')}: resuming: " in resumed.stderr
+    ahead = f"the target's progress markers were {committed - saved:,} rows ahead of the saved checkpoint"
+    assert f"{committed:,} rows already imported ({ahead})" in resumed.stderr
     assert verify_import(mysql_server, target.db, reference_db, crash_dump, ["tally"]) == []
     assert summary_checksums(resumed.stdout, target.db) == {"tally": "ok"}
 

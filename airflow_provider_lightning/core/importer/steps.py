@@ -566,8 +566,11 @@ def _import_with_backend(
     total_bytes: int,
 ) -> TableResult:
     committed = backend.committed_progress(name)
+    stored = checkpoint
     checkpoint = reconcile_with_markers(checkpoint, committed or {})
-    if not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
+    if any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
+        log.info("%s", describe_resume(stored, checkpoint))
+    else:
         _ensure_no_foreign_rows(env, name, target)
     if checkpoint.checksum_before is None and not any(c.pos > c.offset or c.finished for c in checkpoint.chunks):
         checkpoint = replace(checkpoint, checksum_before=_checksum_before(env, target))
@@ -646,6 +649,25 @@ def _import_with_backend(
     )
     log.info("table %s: %d rows imported in %.1fs", printable(name), result.rows, result.seconds)
     return result
+
+
+def describe_resume(stored: TableCheckpoint, resumed: TableCheckpoint) -> str:
+    """Where a table resumes, for the log: chunks done, the first unfinished file and byte, rows already in
+    the target, and whether the target's progress markers were ahead of the saved checkpoint."""
+    chunks = resumed.chunks
+    done = sum(1 for c in chunks if c.finished)
+    at = next((c for c in chunks if not c.finished), None)
+    where = f"{printable(at.path)} at byte {at.pos}" if at is not None else "every chunk written"
+    ahead = resumed.rows - stored.rows
+    source = (
+        f"the target's progress markers were {ahead:,} rows ahead of the saved checkpoint"
+        if ahead > 0
+        else "the saved checkpoint and the target's progress markers agree"
+    )
+    return (
+        f"table {printable(resumed.name)}: resuming: {done} of {len(chunks)} chunks done, next {where}, "
+        f"{resumed.rows:,} rows already imported ({source})"
+    )
 
 
 def _checksum_before(env: ImportEnv, target: TableInfo) -> RowChecksum:
