@@ -328,12 +328,6 @@ class LightningImportTableOperator(_AfterPrepare):
         finally:
             reporter.stop()
             store.close()
-        for result in results:
-            log.info(
-                "table %s: %d rows, %d bytes in %.1fs (%d rows to type_error_v1, %d conflicts)",
-                printable(result["table"]), result["rows"], result["bytes"], result["seconds"],
-                result["type_errors"], result["conflicts"],
-            )
         return results
 
 

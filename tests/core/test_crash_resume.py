@@ -227,6 +227,11 @@ def test_a_kill_right_after_a_commit_doubles_no_row_of_a_table_without_a_key(
     assert f"table {target.table('tally')}: resuming: " in resumed.stderr
     ahead = f"the target's progress markers were {committed - saved:,} rows ahead of the saved checkpoint"
     assert f"{committed:,} rows already imported ({ahead})" in resumed.stderr
+    total = crash_dump.rows["tally"]
+    assert (
+        f"table {target.table('tally')}: {total - committed:,} rows imported by this run" in resumed.stderr
+        and f"resuming; {total:,} rows in all from this import" in resumed.stderr
+    )
     assert verify_import(mysql_server, target.db, reference_db, crash_dump, ["tally"]) == []
     assert summary_checksums(resumed.stdout, target.db) == {"tally": "ok"}
 

@@ -647,8 +647,29 @@ def _import_with_backend(
         conflicts=conflicts,
         rows_written=written,
     )
-    log.info("table %s: %d rows imported in %.1fs", printable(name), result.rows, result.seconds)
+    log.info("%s", describe_result(result))
     return result
+
+
+def describe_result(result: TableResult) -> str:
+    """What this run (or try) of a table did, and what the table now holds from the import, for the log:
+    a short last try after a resume is not mistaken for the whole table's speed, and error rows recorded
+    by earlier tries are said to be the import's, not this try's."""
+    table = printable(result.table)
+    if result.rows_written == result.rows:
+        did = f"{result.rows:,} rows imported in {result.seconds:.1f}s"
+    else:
+        did = (
+            f"{result.rows_written:,} rows imported by this run in {result.seconds:.1f}s, resuming; "
+            f"{result.rows:,} rows in all from this import"
+        )
+    errors = []
+    if result.type_errors:
+        errors.append(f"{result.type_errors:,} rows in type_error_v1")
+    if result.conflicts:
+        errors.append(f"{result.conflicts:,} conflicts recorded")
+    so_far = f" (this import so far: {', '.join(errors)})" if errors else ""
+    return f"table {table}: {did}{so_far}"
 
 
 def describe_resume(stored: TableCheckpoint, resumed: TableCheckpoint) -> str:
