@@ -56,6 +56,7 @@ def test_source_types_carry_lightnings_numbers():
         ("CSV", 4),
         ("PARQUET", 5),
         ("VIEW_SCHEMA", 6),
+        ("SCHEMA_OBJECTS", 7),  # ours: triggers, routines, events
     ]
 
 
@@ -105,14 +106,12 @@ def test_default_rules_route_mydumper_and_dumpling_names(path, expected):
 @pytest.mark.parametrize(
     "path",
     [
-        "db.t-schema-trigger.sql",
-        "db.t-schema-post.sql",
-        "db-schema-post.sql.gz",
+        "db.t-schema-post.sql",  # no dumper writes it; Lightning's rule ignores it
         "db.t.000000000.sql.bak",
         "db.t.csv.gz.BAK",
     ],
 )
-def test_default_rules_mark_triggers_post_scripts_and_backups_as_ignored(path):
+def test_default_rules_mark_other_post_scripts_and_backups_as_ignored(path):
     assert route(path).type == SourceType.IGNORE
 
 

@@ -16,7 +16,9 @@ Like Lightning's ``MDLoader`` (``pkg/lightning/mydump/loader.go``), with these c
 - a target database without a ``-schema-create.sql`` of its own takes the one of a source database whose
   tables were routed into it (as Lightning does, to keep its character set); the file's
   ``source_schema`` then differs from the database's name;
-- ``metadata`` files (written by mydumper and Dumpling) are listed as ignored rather than unmatched.
+- ``metadata`` files (written by mydumper and Dumpling) are listed as ignored rather than unmatched;
+- trigger, routine and event files (mydumper's ``-G -R -E``) are listed as :class:`SchemaObjectsFile`:
+  not imported, but named by the precheck so that nobody loses them unawares.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from airflow_provider_lightning.core.mydump.router import (
     RouteResult,
     SourceType,
     printable_path,
+    schema_objects_contents,
 )
 from airflow_provider_lightning.core.mydump.table_filter import (
     DEFAULT_FILTER,
@@ -100,6 +103,20 @@ class ViewSource:
 
 
 @dataclass(frozen=True, slots=True)
+class SchemaObjectsFile:
+    """A file of triggers, stored routines or events (``schema-objects``), which the import skips.
+
+    ``schema`` / ``table`` are the target names after ``[[routes]]`` (``table`` is empty for a database's
+    file); ``contents`` says what it holds ("the triggers of table `db`.`t`").
+    """
+
+    file: SourceFile
+    schema: str
+    table: str
+    contents: str
+
+
+@dataclass(frozen=True, slots=True)
 class DatabaseSource:
     name: str
     schema_file: SourceFile | None
@@ -112,7 +129,9 @@ class DataSource:
     """Everything :func:`discover` found.
 
     ``unmatched``: paths no file rule matched; ``ignored``: paths a rule marks ``ignore`` (and
-    ``metadata`` files); ``warnings``: things a person should know, one sentence each.
+    ``metadata`` files); ``schema_objects``: trigger, routine and event files, skipped by the import and
+    listed by the precheck (sorted by path); ``warnings``: things a person should know, one sentence each.
+    They are not part of :attr:`files` nor of the fingerprint: the import does not read them.
     """
 
     url: str
@@ -120,6 +139,7 @@ class DataSource:
     unmatched: tuple[str, ...]
     ignored: tuple[str, ...]
     warnings: tuple[str, ...]
+    schema_objects: tuple[SchemaObjectsFile, ...] = ()
 
     @property
     def tables(self) -> tuple[TableSource, ...]:
@@ -230,7 +250,8 @@ def discover(
         if route.type == SourceType.IGNORE:
             found.ignored.append(info.path)
             continue
-        if route.type == SourceType.SCHEMA_SCHEMA:
+        database_wide = route.type == SourceType.SCHEMA_OBJECTS and not route.table
+        if route.type == SourceType.SCHEMA_SCHEMA or database_wide:
             included = table_filter.matches_schema(route.schema)
         else:
             included = table_filter.matches(route.schema, route.table)
@@ -238,6 +259,9 @@ def discover(
             excluded += 1
             continue
         _check_names(info.path, route)
+        if route.type == SourceType.SCHEMA_OBJECTS:
+            found.add_schema_objects(_source_file(info, route), table_router)  # not read: any compression
+            continue
         if not route.compression.readable:
             raise SourceError(
                 printable_path(info.path),
@@ -249,7 +273,7 @@ def discover(
     source = found.build(storage.url)
     log.info(
         "data source %s: %d databases, %d tables, %d views; %d files excluded by the filter, %d ignored, "
-        "%d matched no rule",
+        "%d matched no rule, %d trigger/routine/event files not imported",
         storage.url,
         len(source.databases),
         len(source.tables),
@@ -257,6 +281,7 @@ def discover(
         excluded,
         len(source.ignored),
         len(source.unmatched),
+        len(source.schema_objects),
     )
     for warning in source.warnings:
         log.warning("%s", warning)
@@ -272,7 +297,7 @@ _FILE_KINDS = {
 
 def _needed(route: RouteResult | None, table_filter: TableFilter) -> bool:
     """Whether the import reads the file this route describes (as the walk below decides)."""
-    if route is None or route.type == SourceType.IGNORE:
+    if route is None or route.type in (SourceType.IGNORE, SourceType.SCHEMA_OBJECTS):
         return False
     if route.type == SourceType.SCHEMA_SCHEMA:
         return table_filter.matches_schema(route.schema)
@@ -330,6 +355,7 @@ class _Found:
     def __init__(self) -> None:
         self.unmatched: list[str] = []
         self.ignored: list[str] = []
+        self.schema_objects: list[SchemaObjectsFile] = []
         self.warnings: list[str] = []  # found while walking
         self.database_files: dict[str, list[SourceFile]] = defaultdict(list)
         self.source_database_files: dict[str, list[SourceFile]] = defaultdict(list)
@@ -350,6 +376,13 @@ class _Found:
             self.view_files[target].append(file)
         else:
             self.data_files[target].append(file)
+
+    def add_schema_objects(self, file: SourceFile, table_router: TableRouter) -> None:
+        schema, table = table_router.route(file.source_schema, file.source_table)
+        if not file.source_table:
+            table = ""
+        contents = schema_objects_contents(file.path, schema, table)
+        self.schema_objects.append(SchemaObjectsFile(file, schema, table, contents))
 
     def build(self, url: str) -> DataSource:
         warnings: list[str] = list(self.warnings)
@@ -423,6 +456,7 @@ class _Found:
             unmatched=tuple(sorted(self.unmatched)),
             ignored=tuple(sorted(self.ignored)),
             warnings=tuple(warnings),
+            schema_objects=tuple(sorted(self.schema_objects, key=lambda o: o.file.path)),
         )
 
     def _borrowed_schema_file(self, tables: list[TableSource], views: list[ViewSource]) -> SourceFile | None:

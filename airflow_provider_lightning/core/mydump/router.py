@@ -37,6 +37,9 @@ class SourceType(enum.IntEnum):
     CSV = 4
     PARQUET = 5
     VIEW_SCHEMA = 6
+    # Not Lightning's: triggers, stored routines and events a dumper wrote (mydumper -G -R -E). Listed by
+    # the precheck and not imported, so they never fire or run during the import.
+    SCHEMA_OBJECTS = 7
 
     @classmethod
     def parse(cls, label: str) -> SourceType:
@@ -92,11 +95,37 @@ class FileRouteRule:
     compression: str = ""
 
 
-# Lightning's `defaultFileRouteRules` (pkg/lightning/mydump/router.go), in the same order. Their schema and
-# table names are percent-decoded (Dumpling escapes special characters in the names it puts into file
-# names); the names of [[mydumper.files]] rules are taken as they are, as in Lightning.
+# Lightning's `defaultFileRouteRules` (pkg/lightning/mydump/router.go), in the same order, after three rules
+# of ours for the trigger, routine and event files of mydumper's -G -R -E: Lightning ignores only the
+# singular "-schema-trigger.sql", so mydumper's "db.t-schema-triggers.sql" became a data file of a table
+# "t-schema-triggers" there. Their schema and table names are percent-decoded (Dumpling escapes special
+# characters in the names it puts into file names); the names of [[mydumper.files]] rules are taken as
+# they are, as in Lightning.
 DEFAULT_FILE_ROUTE_RULES: tuple[FileRouteRule, ...] = (
-    # triggers and post-import SQL that mydumper/Dumpling write next to the schema
+    # {db}.{table}-schema-triggers.sql[.{compression}]: a table's triggers (mydumper 0.9 to today, -G);
+    # also the singular -schema-trigger.sql Lightning's own rule names
+    FileRouteRule(
+        pattern=r"(?i)^(?:[^/]*/)*([^/.]+)\.(.*?)-schema-triggers?\.sql(?:\.(\w*?))?$",
+        schema="$1",
+        table="$2",
+        type="schema-objects",
+        compression="$3",
+    ),
+    # {db}-schema-triggers.sql[.{compression}]: a database's triggers in one file (current mydumper)
+    FileRouteRule(
+        pattern=r"(?i)^(?:[^/]*/)*([^/.]+)-schema-triggers?\.sql(?:\.(\w*?))?$",
+        schema="$1",
+        type="schema-objects",
+        compression="$2",
+    ),
+    # {db}-schema-post.sql[.{compression}]: a database's stored procedures, functions and events (-R -E)
+    FileRouteRule(
+        pattern=r"(?i)^(?:[^/]*/)*([^/.]+)-schema-post\.sql(?:\.(\w*?))?$",
+        schema="$1",
+        type="schema-objects",
+        compression="$2",
+    ),
+    # other trigger and post-import files (Lightning's rule; names the three rules above do not read)
     FileRouteRule(pattern=r"(?i).*(-schema-trigger|-schema-post)\.sql(?:\.(\w*?))?$", type="ignore"),
     # backup copies
     FileRouteRule(pattern=r"(?i).*\.(sql|csv|parquet)(\.(\w+))?\.(bak|BAK)$", type="ignore"),
@@ -143,6 +172,9 @@ DEFAULT_FILE_ROUTE_RULES: tuple[FileRouteRule, ...] = (
 )
 
 _DEFAULT_RULE_NAMES = (
+    "{db}.{table}-schema-triggers.sql",
+    "{db}-schema-triggers.sql",
+    "{db}-schema-post.sql",
     "trigger/post files",
     "backup files",
     "{db}-schema-create.sql",
@@ -151,6 +183,20 @@ _DEFAULT_RULE_NAMES = (
     "{db}.{table}.{NNN}.{compression}.parquet",
     "{db}.{table}[.{NNN}].{sql|csv|parquet}[.{compression}]",
 )
+
+
+_SCHEMA_OBJECTS_SUFFIX = re.compile(r"(?i)-schema-(triggers?|post)\.sql(?:\.\w*)?$")
+
+
+def schema_objects_contents(path: str, schema: str, table: str) -> str:
+    """What a ``schema-objects`` file holds, for the precheck report: "the triggers of `db`.`t`", ..."""
+    quoted = ".".join("`" + n.replace("`", "``") + "`" for n in ((schema, table) if table else (schema,)))
+    match = _SCHEMA_OBJECTS_SUFFIX.search(path)
+    if match is None:
+        return f"triggers, routines or events of {quoted}"
+    if match.group(1).lower().startswith("trigger"):
+        return f"the triggers of {'table' if table else 'database'} {quoted}"
+    return f"the stored procedures, functions and events of database {quoted}"
 
 
 class FileRouter:
@@ -222,7 +268,7 @@ class _CompiledRule:
             table = self._name(_expand(self.table, match), path)
         if not schema:
             raise SourceError(printable_path(path), self._empty_name_message("database"))
-        if not table and source_type != SourceType.SCHEMA_SCHEMA:
+        if not table and source_type not in (SourceType.SCHEMA_SCHEMA, SourceType.SCHEMA_OBJECTS):
             raise SourceError(printable_path(path), self._empty_name_message("table"))
 
         compression_text = _expand(self.compression, match)
@@ -307,7 +353,9 @@ def _compile_rule(
                 f"{name}.schema", "must not be empty: give a database name or a template such as '$1'"
             )
         _check_template(regex, schema, f"{name}.schema")
-        if literal_type != SourceType.SCHEMA_SCHEMA:
+        if literal_type == SourceType.SCHEMA_OBJECTS:
+            _check_template(regex, table, f"{name}.table")  # a database's objects have no table
+        elif literal_type != SourceType.SCHEMA_SCHEMA:
             if not table:
                 raise ConfigError(
                     f"{name}.table", "must not be empty: give a table name or a template such as '$2'"

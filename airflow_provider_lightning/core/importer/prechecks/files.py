@@ -7,6 +7,7 @@ every data type has one).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from airflow_provider_lightning.core.config import Config
 from airflow_provider_lightning.core.encode import render_row
-from airflow_provider_lightning.core.errors import ParseError, SourceError
+from airflow_provider_lightning.core.errors import ParseError, SourceError, printable
 from airflow_provider_lightning.core.importer.plan import csv_dialect
 from airflow_provider_lightning.core.importer.prechecks.report import (
     CRITICAL,
@@ -151,6 +152,29 @@ def check_unmatched_files(source: DataSource) -> CheckItem:
         f"files that match no rule are not imported ({len(source.unmatched)}): "
         + listing(list(source.unmatched), 5),
         "rename them the way mydumper/Dumpling name files, add [[mydumper.files]] rules, or remove them",
+    )
+
+
+def check_schema_objects(source: DataSource) -> CheckItem:
+    """Trigger, routine and event files (mydumper's ``-G -R -E``): named, with what each holds and the
+    command that applies it, since the import does not apply them and a person must."""
+    objects = source.schema_objects
+    lines = [
+        f"{printable(o.file.path)}: {o.contents}; apply with: mariadb -h HOST -u USER -p "
+        f"{shlex.quote(o.schema)} < {shlex.quote(printable(o.file.path))}"
+        for o in objects
+    ]
+    return CheckItem(
+        "triggers, routines, events",
+        WARNING,
+        False,
+        f"{len(objects)} files of triggers, stored routines or events are not applied by the import "
+        "(paths relative to the data source):\n" + "\n".join(shortened(lines)),
+        "after the import has finished, apply each file by hand with the mariadb (or mysql) client as shown "
+        "(triggers after the rows are in, so that they do not fire on them; a compressed file through zcat "
+        "or zstdcat). Read each file first: mydumper writes DROP ... IF EXISTS before each routine and "
+        "event, and the DEFINER of the source account, which may not exist on the target. Or leave the "
+        "files out of the data source if they are not wanted",
     )
 
 

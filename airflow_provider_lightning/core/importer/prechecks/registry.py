@@ -31,6 +31,7 @@ from airflow_provider_lightning.core.importer.prechecks.files import (
     FileProbe,
     check_files_readable,
     check_large_files,
+    check_schema_objects,
     check_source_layout,
     check_unmatched_files,
     probe_data_files,
@@ -151,6 +152,12 @@ REGISTRY: tuple[RegisteredCheck, ...] = (
         "data files have tables", CRITICAL, lambda c: check_tables_exist(c.source, c.catalog, c.config)
     ),
     RegisteredCheck("unmatched files", WARNING, lambda c: check_unmatched_files(c.source)),
+    RegisteredCheck(
+        "triggers, routines, events",
+        WARNING,
+        lambda c: check_schema_objects(c.source),
+        applies=lambda c: bool(c.source.schema_objects),
+    ),
     RegisteredCheck(
         "source layout",
         WARNING,
