@@ -25,6 +25,7 @@ from airflow_provider_lightning.core.importer.prechecks.report import (
     CheckItem,
     listing,
     passed_item,
+    shortened,
     unreadable_files_item,
 )
 from airflow_provider_lightning.core.importer.progress import format_bytes
