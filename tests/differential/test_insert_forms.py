@@ -29,6 +29,7 @@ SCHEMA = (
 class InsertForm:
     name: str
     data: str
+    config: str = ""  # more of the import's config, after [post-restore]
 
 
 FORMS = (
@@ -38,6 +39,17 @@ FORMS = (
     InsertForm("columns-omit-auto-increment", "INSERT INTO `t` (`a`,`b`) VALUES ('p',1),('q',2);\n"),
     InsertForm("columns-omit-defaulted", "INSERT INTO `t` (`id`,`c`) VALUES (1,'z'),(2,NULL);\n"),
     InsertForm("insert-ignore", "INSERT IGNORE INTO `t` VALUES (1,'a',1,'b',1),(2,'c',3,'e',3);\n"),
+    # Duplicates inside the file: the verb is read, but as in Lightning [conflict] strategy resolves them
+    InsertForm(
+        "insert-ignore-duplicates",
+        "INSERT IGNORE INTO `t` VALUES (1,'a',1,'b',1),(1,'dup',2,'d',2),(2,'c',3,'e',3);\n",
+        '[conflict]\nstrategy = "ignore"\n',
+    ),
+    InsertForm(
+        "replace-duplicates",
+        "REPLACE INTO `t` VALUES (1,'a',1,'b',1),(1,'dup',2,'d',2);\nREPLACE INTO `t` VALUES (1,'c',3,'e',3);\n",
+        '[conflict]\nstrategy = "replace"\n',
+    ),
     InsertForm("replace", "REPLACE INTO `t` VALUES (1,'a',1,'b',1);\nREPLACE INTO `t` VALUES (2,'c',3,'e',3);\n"),
     InsertForm("one-row-per-statement", "INSERT INTO `t` VALUES (1,'a',1,'b',1);\nINSERT INTO `t` VALUES (2,'b',2,'c',2);\nINSERT INTO `t` VALUES (3,'c',3,'d',3);\n"),
     InsertForm("insert-without-into", "INSERT `t` VALUES (1,'a',1,'b',1);\n"),
@@ -77,7 +89,7 @@ def test_an_insert_form_lands_as_the_mariadb_client_loads_it(
     ours = session_database("lt_fours")
     run = import_with_lightning(
         mysql_server, dump_dir, source, ours, session_database("lt_fti"), tmp_path / "lightning",
-        extra_config='[post-restore]\nchecksum = "required"\n',
+        extra_config='[post-restore]\nchecksum = "required"\n' + form.config,
     )
     assert run.returncode == 0, run.summary()
     assert_same_table(mysql_server, oracle, ours, "t", run.summary())
