@@ -387,3 +387,18 @@ def test_a_large_csv_file_under_strict_format_is_split_into_chunks_and_arrives_w
     assert [c.offset for c in table.chunks] == sorted(c.offset for c in table.chunks)
     assert [p.checksum for p in summary.post] == ["ok"]
     assert summary.tables[0].rows == 3000
+
+
+@pytest.mark.parametrize("rows", ["()", "(),()", "( ), (\t)"])
+def test_values_of_empty_rows_without_a_column_list_import_as_rows_of_defaults(
+    mysql_server, fresh_database, tmp_path, rows
+):
+    out = tmp_path / "defaults"
+    out.mkdir()
+    (out / "src.t-schema.sql").write_text(
+        "CREATE TABLE `t` (`id` int NOT NULL AUTO_INCREMENT PRIMARY KEY, `v` varchar(10) DEFAULT 'd');\n"
+    )
+    (out / "src.t.sql").write_text(f"INSERT INTO `t` VALUES {rows};\n")
+    run_import(_config(out, fresh_database, mysql_server, "src"), MemoryCheckpointStore())
+    count = rows.count("(")
+    assert _rows(mysql_server, fresh_database, "t", "id") == [(str(i).encode(), b"d") for i in range(1, count + 1)]

@@ -968,3 +968,45 @@ def test_decode_row_reads_a_gbk_row_in_gbk():
     assert decode_row(raw, charset="gbk") == [Number(b"1"), char, char + b'""']
     with pytest.raises(ParseError):
         decode_row(b"(1,'\x81\\')")  # in bytes, the quote is escaped and the string never ends
+
+
+# --- INSERT forms the dumpers write ---------------------------------------------------------------------
+
+
+def test_on_duplicate_key_update_is_refused_at_its_offset_with_a_way_out():
+    data = b"INSERT INTO t VALUES (1),(2)\n ON DUPLICATE KEY UPDATE a=1;"
+    error = parse_error(data)
+    assert error.offset == data.index(b"ON")
+    assert "updates would be lost" in str(error)
+    assert "mariadb client" in str(error) and "REPLACE INTO" in str(error)
+
+
+@pytest.mark.parametrize("rows", [b"()", b"(),()", b"( ) , (\t)"])
+def test_empty_rows_without_a_column_list_are_read_as_empty_rows(rows):
+    """The importer gives such a row every column's default, as MySQL does."""
+    p = parser(b"INSERT INTO t VALUES " + rows + b";")
+    raws = [raw for raw, _ in p.iter_raw_rows()]
+    assert p.columns is None
+    assert [raw[1:-1].strip() for raw in raws] == [b""] * rows.count(b"(")
+
+
+def test_an_empty_column_list_is_an_empty_list_not_no_list():
+    p = parser(b"INSERT INTO t () VALUES (),();")
+    assert [values for values, _ in p.iter_rows()] == [[], []]
+    assert p.columns == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"/*M!999999\\- enable the sandbox mode */ \nINSERT INTO t VALUES (1);",
+        b"LOCK TABLES `t` WRITE;\n/*!40000 ALTER TABLE `t` DISABLE KEYS */;\nINSERT INTO t VALUES (1);\n"
+        b"/*!40000 ALTER TABLE `t` ENABLE KEYS */;\nUNLOCK TABLES;\n",
+        b"ALTER TABLE `t` DISABLE KEYS;\nINSERT INTO t VALUES (1);\nALTER TABLE `t` ENABLE KEYS;\n",
+        b"/* a */ INSERT /* b */ INTO t -- c\n VALUES # d\n ( /* e */ 1 -- f\n ) /* g */ ;\n# h\n-- i\n",
+        b"insert t value (1);",
+    ],
+    ids=["mariadb-sandbox-line", "lock-tables", "alter-table-keys", "comments-everywhere", "lowercase-value"],
+)
+def test_wrappers_and_comments_around_an_insert_leave_its_one_row(data):
+    assert typed(values_of(data)) == [[("Number", Number(b"1"))]]

@@ -383,6 +383,9 @@ class _ChunkRun:
         try:
             for raw, row_end in parser.rows():
                 now = parser.columns
+                if now is None and len(raw) <= _EMPTY_ROW_MAX and not raw[1:-1].strip():
+                    # `INSERT INTO t VALUES ()`: MySQL gives every column its default, as for `() VALUES ()`
+                    now = ()
                 if now != columns or parser.charset != charset:
                     batch = flush(batch, last_end)
                     columns = now
@@ -522,6 +525,10 @@ class _ChunkRun:
         self.chunk = replace(self.chunk, finished=True)
         self.table.saver.update(self.engine_id, self.chunk, force=True)
         return self.chunk
+
+
+# The longest `()` with only blanks inside that a dump writes for a row of defaults.
+_EMPTY_ROW_MAX = 8
 
 
 class _Stopped(Exception):

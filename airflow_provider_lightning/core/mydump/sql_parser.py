@@ -994,7 +994,13 @@ class SqlParser:
             else:
                 found = source.describe(kind, start, end)
                 if kind == _WORD and buf[start:end].upper() == b"ON":
-                    raise source.error(start, "INSERT ... ON DUPLICATE KEY UPDATE is not supported")
+                    raise source.error(
+                        start,
+                        "INSERT ... ON DUPLICATE KEY UPDATE is not supported: the rows before it may be "
+                        "imported, but its updates would be lost. Load this file with the mariadb client, "
+                        "or rewrite it as plain INSERT (or REPLACE INTO, and [conflict] strategy = "
+                        '"replace", to keep the newest row)',
+                    )
                 raise source.error(start, f"expected ',' or ';' after a row, found {found}")
             return None
 
