@@ -582,18 +582,19 @@ def _import_with_backend(
     # otherwise every committed batch must reach the store before the next.
     lagging = committed is not None
     saver = CheckpointSaver(store, name, CHECKPOINT_SAVE_INTERVAL if lagging else 0.0, lagging_ok=lagging)
+    prepared = env.prepare()
     options = ChunkOptions(
         parser=ParserOptions(
             read_block_size=env.config.mydumper.read_block_size,
             dialect=csv_dialect(env.config),
             header_schema_match=env.config.mydumper.csv.header_schema_match,
             data_character_set=env.config.mydumper.data_character_set,
-            **_row_size_limit(env.prepare().facts.max_allowed_packet),
+            **_row_size_limit(prepared.facts.max_allowed_packet),
         ),
         data_invalid_char_replace=env.config.mydumper.data_invalid_char_replace,
         checksum=int(env.config.post_restore.checksum) > 0,
         limits=env.batch_limits(),
-        round_fractional_seconds=rounds_fractional_seconds(env.prepare().facts, env.prepare().session.sql_mode),
+        round_fractional_seconds=rounds_fractional_seconds(prepared.facts, prepared.session.sql_mode),
     )
     importer = TableImporter(
         checkpoint=checkpoint,
